@@ -1,0 +1,50 @@
+// Build and machine facts, the thread pool and the ISA switch.
+#include <string>
+
+#include "bindings/registry.h"
+#include "common/cpu_features.h"
+#include "common/parallel.h"
+
+namespace qkern::bindings {
+
+void check_status(Status s, const char* kernel) {
+  if (s == Status::kOk) return;
+  std::string msg = std::string("qkern kernel '") + kernel + "' failed: " + status_name(s);
+  if (s == Status::kInvalidArgument || s == Status::kUnsupported) throw py::value_error(msg);
+  throw std::runtime_error(msg);
+}
+
+void register_runtime(py::module_& m) {
+  m.attr("__version__") = QKERN_VERSION;
+  m.def("cpu_features", [] {
+    const CpuFeatures& f = cpu_features();
+    py::dict d;
+    d["avx2"] = f.avx2;
+    d["fma"] = f.fma;
+    d["f16c"] = f.f16c;
+    d["avx512f"] = f.avx512f;
+    return d;
+  }, "CPU features detected at run time.");
+  m.def("compiled_isas", [] {
+    py::list l;
+    l.append("scalar");
+#if defined(QKERN_BUILD_AVX2)
+    l.append("avx2");
+#endif
+    return l;
+  }, "Instruction-set levels compiled into this binary.");
+  m.def("get_isa", [] { return std::string(isa_name(active_isa())); },
+        "The instruction-set level the CPU kernels use now.");
+  m.def("set_isa", [](const std::string& name) {
+    Isa isa = name == "avx2" ? Isa::kAvx2 : Isa::kScalar;
+    if ((name != "avx2" && name != "scalar") || !set_isa(isa))
+      throw py::value_error("set_isa: expected 'scalar' or an available level, got '" + name + "'");
+  }, py::arg("isa"), "Select the CPU kernel level ('scalar' or 'avx2'); for tests and benchmarks.");
+  m.def("get_num_threads", &num_threads);
+  m.def("set_num_threads", [](int n) {
+    if (n < 1) throw py::value_error("set_num_threads: expected n >= 1, got " + std::to_string(n));
+    set_num_threads(n);
+  }, py::arg("n"));
+}
+
+}  // namespace qkern::bindings

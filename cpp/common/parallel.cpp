@@ -1,0 +1,124 @@
+#include "common/parallel.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace qkern {
+namespace {
+
+// Workers sleep on `wake` until a new job generation is published; each claims chunk
+// indices from an atomic counter, so uneven chunks balance themselves.
+class ThreadPool {
+ public:
+  explicit ThreadPool(int n) { resize(n); }
+  ~ThreadPool() { stop_workers(); }
+
+  int size() const { return int(workers_.size()) + 1; }
+
+  void resize(int n) {
+    n = std::max(1, n);
+    if (n == size()) return;
+    stop_workers();
+    stopping_ = false;
+    for (int i = 0; i < n - 1; ++i) workers_.emplace_back([this] { worker_loop(); });
+  }
+
+  void run(int64_t chunks, const std::function<void(int64_t)>& job) {
+    std::lock_guard<std::mutex> serial(run_mutex_);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      job_ = &job;
+      chunks_ = chunks;
+      next_.store(0);
+      active_ = int(workers_.size());
+      ++generation_;
+    }
+    wake_.notify_all();
+    drain(job, chunks);
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [this] { return active_ == 0; });
+    job_ = nullptr;
+  }
+
+ private:
+  void drain(const std::function<void(int64_t)>& job, int64_t chunks) {
+    for (int64_t c = next_.fetch_add(1); c < chunks; c = next_.fetch_add(1)) job(c);
+  }
+
+  void worker_loop() {
+    uint64_t seen = 0;
+    for (;;) {
+      const std::function<void(int64_t)>* job;
+      int64_t chunks;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+        if (stopping_) return;
+        seen = generation_;
+        job = job_;
+        chunks = chunks_;
+      }
+      drain(*job, chunks);
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (--active_ == 0) done_.notify_one();
+    }
+  }
+
+  void stop_workers() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+  }
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_, run_mutex_;
+  std::condition_variable wake_, done_;
+  const std::function<void(int64_t)>* job_ = nullptr;
+  int64_t chunks_ = 0;
+  std::atomic<int64_t> next_{0};
+  int active_ = 0;
+  uint64_t generation_ = 0;
+  bool stopping_ = false;
+};
+
+ThreadPool& pool() {
+  static ThreadPool p(int(std::max(1u, std::thread::hardware_concurrency())));
+  return p;
+}
+
+thread_local bool in_parallel_region = false;
+
+}  // namespace
+
+int num_threads() { return pool().size(); }
+
+void set_num_threads(int n) { pool().resize(n); }
+
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(1, grain);
+  int threads = num_threads();
+  // A few chunks per thread for balance, none smaller than the grain.
+  int64_t chunks = std::min<int64_t>((n + grain - 1) / grain, int64_t(threads) * 4);
+  if (chunks <= 1 || threads == 1 || in_parallel_region) {
+    fn(0, n);
+    return;
+  }
+  int64_t step = (n + chunks - 1) / chunks;
+  chunks = (n + step - 1) / step;
+  pool().run(chunks, [&](int64_t c) {
+    in_parallel_region = true;
+    fn(c * step, std::min(n, (c + 1) * step));
+    in_parallel_region = false;
+  });
+}
+
+}  // namespace qkern

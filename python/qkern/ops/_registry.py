@@ -1,0 +1,40 @@
+"""The torch.library namespace ``qkern`` and per-device registration.
+
+Every op is defined once with ``Library.define`` (lower per-call overhead than the
+custom_op decorator) and gets: a fake impl (torch.compile, opcheck), a CPU kernel, a CUDA
+kernel when qkern._C_cuda provides one, and the pure-PyTorch reference for every other
+device, which warns once per op and device type that it is the slow path.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Callable, Optional
+
+import torch
+
+lib = torch.library.Library("qkern", "DEF")
+
+_warned: set = set()
+
+
+def _fallback(name: str, reference: Callable) -> Callable:
+    def impl(*args, **kwargs):
+        device = next((a.device.type for a in args if isinstance(a, torch.Tensor)), "?")
+        if (name, device) not in _warned:
+            _warned.add((name, device))
+            warnings.warn(f"qkern.{name}: no qkern kernel for device '{device}'; using the "
+                          "pure-PyTorch reference (correct, slow)", stacklevel=3)
+        return reference(*args, **kwargs)
+
+    return impl
+
+
+def register(name: str, schema: str, *, fake: Callable, cpu: Callable, reference: Callable,
+             cuda: Optional[Callable] = None) -> None:
+    """Define qkern::<name> with ``schema`` and its implementations."""
+    lib.define(f"{name}{schema}")
+    torch.library.register_fake(f"qkern::{name}", fake, lib=lib)
+    lib.impl(name, cpu, "CPU")
+    if cuda is not None:
+        lib.impl(name, cuda, "CUDA")
+    lib.impl(name, _fallback(name, reference), "CompositeExplicitAutograd")

@@ -1,0 +1,151 @@
+"""quantize / dequantize: torch.ops.qkern.quantize and torch.ops.qkern.dequantize.
+
+Schemas (the format travels as its spec string, see qkern.formats):
+  quantize(Tensor x, str fmt) -> Tensor[]          the reference.quantize tensor list
+  dequantize(Tensor qdata, Tensor scale, Tensor? zero, Tensor? global_scale, str fmt,
+             ScalarType dtype) -> Tensor
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Union
+
+import torch
+
+from .. import _C, reference
+from .._checks import FLOAT_DTYPES, check_float_dtype, check_shape, check_tensor
+from .._ext import data_ptr, dtype_code
+from ..formats import Format, parse, qdata_dtype
+from ..tensor import QuantizedTensor
+from ._registry import register
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _check_quantize(x: torch.Tensor, fmt: Format) -> None:
+    check_tensor("x", x, dtypes=FLOAT_DTYPES)
+    cols = x.shape[-1]
+    block = fmt.block_size(cols)
+    if cols == 0 or cols % block or (fmt.bits == 4 and cols % 2):
+        raise ValueError(f"x: the last dim ({cols}) must be a positive multiple of the {fmt.spec} "
+                         f"block size ({block}){' and even' if fmt.bits == 4 else ''}; "
+                         f"got shape {tuple(x.shape)}")
+
+
+def _check_dequantize(qdata, scale, zero, global_scale, fmt: Format, dtype) -> None:
+    check_tensor("qdata", qdata, dtypes=(qdata_dtype(fmt),))
+    device = qdata.device
+    *lead, packed = qdata.shape
+    cols = packed * 2 if fmt.bits == 4 else packed
+    if cols == 0:
+        raise ValueError(f"qdata: the last dim must be positive, got shape {tuple(qdata.shape)}")
+    block = fmt.block_size(cols)
+    if cols % block:
+        raise ValueError(f"qdata: {cols} logical columns are not a multiple of the {fmt.spec} "
+                         f"block size ({block})")
+    scale_dtypes = FLOAT_DTYPES if fmt.name == "int4" else (fmt.scale_dtype(torch.float32),)
+    check_tensor("scale", scale, dtypes=scale_dtypes, device=device)
+    check_shape("scale", scale, (*lead, cols // block))
+    if fmt.has_zero:
+        if zero is None:
+            raise ValueError(f"zero: required for {fmt.spec}, got None")
+        check_tensor("zero", zero, dtypes=(torch.uint8,), device=device)
+        check_shape("zero", zero, scale.shape)
+    elif zero is not None:
+        raise ValueError(f"zero: {fmt.spec} has no zero point, got a tensor")
+    if fmt.has_global_scale:
+        if global_scale is None:
+            raise ValueError(f"global_scale: required for {fmt.spec}, got None")
+        check_tensor("global_scale", global_scale, dtypes=(torch.float32,), device=device, min_dim=0)
+        if global_scale.numel() != 1:
+            raise ValueError(f"global_scale: expected one element, got shape {tuple(global_scale.shape)}")
+    elif global_scale is not None:
+        raise ValueError(f"global_scale: {fmt.spec} has no global scale, got a tensor")
+    check_float_dtype("dtype", dtype)
+
+
+def _logical_shape(qdata: torch.Tensor, fmt: Format):
+    *lead, packed = qdata.shape
+    return (*lead, packed * 2 if fmt.bits == 4 else packed)
+
+
+# ----------------------------------------------------------------------------- impls
+
+
+def _quantize_fake(x: torch.Tensor, fmt: str) -> List[torch.Tensor]:
+    f = parse(fmt)
+    _check_quantize(x, f)
+    return reference.empty_quantized(x.shape, x.dtype, f, x.device)
+
+
+def _quantize_reference(x: torch.Tensor, fmt: str) -> List[torch.Tensor]:
+    f = parse(fmt)
+    _check_quantize(x, f)
+    return reference.quantize(x, f)
+
+
+def _quantize_cpu(x: torch.Tensor, fmt: str) -> List[torch.Tensor]:
+    f = parse(fmt)
+    _check_quantize(x, f)
+    out = reference.empty_quantized(x.shape, x.dtype, f, x.device)
+    cols = x.shape[-1]
+    if x.numel():
+        zero = out[2] if f.has_zero else None
+        gscale = out[-1] if f.has_global_scale else None
+        _C.quantize(kind=f.kind, block=f.block_size(cols), **f.kernel_flags(), rows=x.numel() // cols, cols=cols,
+                    x=x.data_ptr(), x_dtype=dtype_code(x.dtype), qdata=out[0].data_ptr(),
+                    scale=out[1].data_ptr(), scale_dtype=dtype_code(out[1].dtype),
+                    zero=data_ptr(zero), global_scale_out=data_ptr(gscale))
+    return out
+
+
+def _dequantize_fake(qdata, scale, zero, global_scale, fmt: str, dtype):
+    f = parse(fmt)
+    _check_dequantize(qdata, scale, zero, global_scale, f, dtype)
+    return qdata.new_empty(_logical_shape(qdata, f), dtype=dtype)
+
+
+def _dequantize_reference(qdata, scale, zero, global_scale, fmt: str, dtype):
+    f = parse(fmt)
+    _check_dequantize(qdata, scale, zero, global_scale, f, dtype)
+    return reference.dequantize(qdata, scale, zero, global_scale, f, dtype)
+
+
+def _dequantize_cpu(qdata, scale, zero, global_scale, fmt: str, dtype):
+    f = parse(fmt)
+    _check_dequantize(qdata, scale, zero, global_scale, f, dtype)
+    shape = _logical_shape(qdata, f)
+    out = qdata.new_empty(shape, dtype=dtype)
+    if out.numel():
+        cols = shape[-1]
+        _C.dequantize(kind=f.kind, block=f.block_size(cols), **f.kernel_flags(), rows=out.numel() // cols, cols=cols,
+                      qdata=qdata.data_ptr(), scale=scale.data_ptr(),
+                      scale_dtype=dtype_code(scale.dtype), zero=data_ptr(zero),
+                      global_scale_in=data_ptr(global_scale), out=out.data_ptr(),
+                      out_dtype=dtype_code(dtype))
+    return out
+
+
+register("quantize", "(Tensor x, str fmt) -> Tensor[]",
+         fake=_quantize_fake, cpu=_quantize_cpu, reference=_quantize_reference)
+register("dequantize",
+         "(Tensor qdata, Tensor scale, Tensor? zero, Tensor? global_scale, str fmt, "
+         "ScalarType dtype) -> Tensor",
+         fake=_dequantize_fake, cpu=_dequantize_cpu, reference=_dequantize_reference)
+
+# ----------------------------------------------------------------------------- public API
+
+
+def quantize(x: torch.Tensor, fmt: Union[Format, str]) -> QuantizedTensor:
+    """Quantize x[..., K] over its last dim into ``fmt`` (a qkern.formats.Format or spec)."""
+    f = parse(fmt)
+    out = torch.ops.qkern.quantize(x, f.spec)
+    zero = out[2] if f.has_zero else None
+    gscale = out[-1] if f.has_global_scale else None
+    return QuantizedTensor(qdata=out[0], scale=out[1], fmt=f, zero=zero, global_scale=gscale)
+
+
+def dequantize(q: QuantizedTensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The values of ``q`` in ``dtype`` (fp32, fp16 or bf16)."""
+    if not isinstance(q, QuantizedTensor):
+        raise TypeError(f"q: expected a qkern.QuantizedTensor, got {type(q).__name__}")
+    return torch.ops.qkern.dequantize(q.qdata, q.scale, q.zero, q.global_scale, q.fmt.spec, dtype)
