@@ -9,9 +9,9 @@ enum class DType : int {
   kF32 = 0,
   kF16 = 1,
   kBF16 = 2,
-  kU8 = 3,     // packed 4-bit codes, E8M0 scales, INT4 zero points
+  kU8 = 3,     // packed 4-bit codes, E4M3/E8M0 codes, INT4 zero points
   kI8 = 4,     // INT8 activations
-  kE4M3 = 5,   // FP8 E4M3 (fn): NVFP4 block scales, FP8 activations
+  // E4M3 / E8M0 codes travel as kU8 bytes.
 };
 
 inline int dtype_size(DType t) {
