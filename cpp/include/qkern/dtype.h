@@ -11,7 +11,6 @@ enum class DType : int {
   kBF16 = 2,
   kU8 = 3,     // packed 4-bit codes, E4M3/E8M0 codes, INT4 zero points
   kI8 = 4,     // INT8 activations
-  // E4M3 / E8M0 codes travel as kU8 bytes.
 };
 
 inline int dtype_size(DType t) {
