@@ -1,0 +1,15 @@
+// The text behind a non-OK Status of a CUDA launcher (emulated or real), for the bindings'
+// exception message. Host-only: included by launch.cuh and by the binding code.
+#pragma once
+#include <string>
+
+namespace qkern {
+
+// The message of the last failed launch on this OS thread; launchers clear it when a
+// launch succeeds.
+inline std::string& launch_error_message() {
+  thread_local std::string msg;
+  return msg;
+}
+
+}  // namespace qkern
