@@ -16,6 +16,8 @@
 #include "qkern/status.h"
 
 namespace qkern {
+// The emulated arch is part of the launch (limits, messages): one copy per arch namespace.
+inline namespace QKERN_ARCH_NAMESPACE {
 
 struct LaunchConfig {
   const char* name;         // kernel name for messages
@@ -64,4 +66,5 @@ Status launch(const LaunchConfig& c, void (*kernel)(Params...), Args&&... args) 
 #endif
 }
 
+}  // namespace QKERN_ARCH_NAMESPACE
 }  // namespace qkern

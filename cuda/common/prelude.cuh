@@ -30,6 +30,7 @@
 #endif
 
 namespace qkern {
+inline namespace QKERN_ARCH_NAMESPACE {
 
 // Traps with a message in the emulator; on a GPU the kernel dies with an illegal
 // instruction (cudaErrorLaunchFailure). Used by wrappers compiled for an arch that lacks
@@ -43,4 +44,5 @@ namespace qkern {
 __device__ __forceinline__ void qk_trap_unsupported(const char*) { __trap(); }
 #endif
 
+}  // namespace QKERN_ARCH_NAMESPACE
 }  // namespace qkern

@@ -40,6 +40,7 @@
 #include <type_traits>
 
 #include <vector_types.h>
+#include <vector_functions.h>  // make_uint4, ...
 #include <driver_types.h>  // cudaStream_t (a pointer; the emulator ignores streams)
 
 #include "cuda/sim/runtime.h"

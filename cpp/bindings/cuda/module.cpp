@@ -4,11 +4,15 @@
 // GPU; the first launch then fails with a clear error instead.
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include <pybind11/stl.h>
 
 #include "bindings/format_bindings.h"
 #include "bindings/registry.h"
 #include "cuda/common/launch_error.h"
 #include "cuda/formats/formats.h"
+#include "cuda/ptx/probes/probes.h"
 
 #if !defined(QKERN_SIM)
 #include <cuda_runtime_api.h>
@@ -35,6 +39,38 @@ py::list compiled_archs() {
 }
 #endif
 
+// probe(op, inputs, out, n, arch=0, stream=0): runs a cuda/ptx probe kernel (probes.h).
+// arch selects the emulated build of the op in _C_sim (0 = the first registered).
+void register_probes(py::module_& m) {
+  namespace pp = qkern::ptx_probes;
+  m.def("probe", [](const std::string& op, std::vector<uintptr_t> inputs, uintptr_t out, int64_t n, int arch,
+                    uintptr_t stream) {
+    if (inputs.size() > 5) throw py::value_error("probe: at most 5 inputs");
+    pp::ProbeArgs a{{nullptr, nullptr, nullptr, nullptr, nullptr}, ptr(out), n};
+    for (size_t i = 0; i < inputs.size(); ++i) a.in[i] = ptr<const void>(inputs[i]);
+    for (const pp::ProbeEntry& e : pp::registry()) {
+      if (e.op != op || (arch != 0 && e.arch != arch)) continue;
+      Status s;
+      {
+        py::gil_scoped_release nogil;
+        s = e.fn(a, reinterpret_cast<cudaStream_t>(stream));
+      }
+      if (s != Status::kOk)
+        throw_status(s, "qkern probe '" + op + "' failed: " + std::string(status_name(s)) + ": " +
+                            launch_error_message());
+      return;
+    }
+    throw py::value_error("probe: no op '" + op + "'" + (arch ? " for arch " + std::to_string(arch) : "") +
+                          " in this module");
+  }, py::arg("op"), py::arg("inputs"), py::arg("out"), py::arg("n") = 0, py::arg("arch") = 0,
+     py::arg("stream") = uintptr_t(0));
+  m.def("probes", [] {
+    py::list l;
+    for (const pp::ProbeEntry& e : pp::registry()) l.append(py::make_tuple(e.op, e.arch, e.specific));
+    return l;
+  }, "Registered probe ops as (op, emulated arch or 0, arch-specific).");
+}
+
 }  // namespace qkern::bindings
 
 PYBIND11_MODULE(QKERN_MODULE_NAME, m) {
@@ -47,6 +83,7 @@ PYBIND11_MODULE(QKERN_MODULE_NAME, m) {
       [](const QuantizeParams& p, uintptr_t s) { return qkern::quantize_cuda(p, reinterpret_cast<cudaStream_t>(s)); },
       [](const DequantizeParams& p, uintptr_t s) { return qkern::dequantize_cuda(p, reinterpret_cast<cudaStream_t>(s)); },
       [] { return qkern::launch_error_message(); });
+  b::register_probes(m);
 #if defined(QKERN_SIM)
   m.doc() = "qkern CUDA kernels in the SIMT emulator (tests only; host pointers)";
   b::register_sim(m);
@@ -57,7 +94,7 @@ PYBIND11_MODULE(QKERN_MODULE_NAME, m) {
     int n = 0;
     return cudaGetDeviceCount(&n) == cudaSuccess ? n : 0;
   }, "Usable CUDA devices (0 without a driver or GPU).");
-  py::dict has;
+  pybind11::dict has;
 #if defined(QKERN_HAS_PROBE_SM89)
   has["fp8_mma"] = true;
 #else

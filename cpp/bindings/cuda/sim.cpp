@@ -5,6 +5,7 @@
 
 #include "bindings/registry.h"
 #include "cuda/common/launch_error.h"
+#include "cuda/ptx/layouts.h"
 #include "cuda/sim/runtime.h"
 #include "cuda/sim/selftest/scenarios.h"
 
@@ -46,6 +47,34 @@ void register_sim(py::module_& m) {
     d["max_dyn_smem_optin"] = l.max_dyn_smem_optin;
     return d;
   }, py::arg("arch"));
+  // The emulator's fragment layouts (cuda/ptx/layouts.h), for the CuTe comparison:
+  // a list of (lane, element, row, col).
+  m.def("mma_layout", [](int k, const std::string& operand) {
+    if (k != 16 && k != 32 && k != 64) throw py::value_error("mma_layout: k must be 16, 32 or 64");
+    py::list l;
+    for (int lane = 0; lane < 32; ++lane) {
+      if (operand == "A") {
+        for (int i = 0; i < k / 2; ++i) { auto c = ptx::mma_a_coord(k, lane, i); l.append(py::make_tuple(lane, i, c.row, c.col)); }
+      } else if (operand == "B") {
+        for (int i = 0; i < k / 4; ++i) { auto c = ptx::mma_b_coord(k, lane, i); l.append(py::make_tuple(lane, i, c.row, c.col)); }
+      } else if (operand == "C") {
+        for (int i = 0; i < 4; ++i) { auto c = ptx::mma_c_coord(lane, i); l.append(py::make_tuple(lane, i, c.row, c.col)); }
+      } else if (operand == "SFA") {
+        l.append(py::make_tuple(lane, 0, ptx::mma_sfa_row(lane), 0));
+      } else if (operand == "SFB") {
+        l.append(py::make_tuple(lane, 0, ptx::mma_sfb_col(lane), 0));
+      } else {
+        throw py::value_error("mma_layout: operand must be A, B, C, SFA or SFB");
+      }
+    }
+    return l;
+  }, py::arg("k"), py::arg("operand"));
+  m.def("ldmatrix_layout", [](bool trans) {
+    py::list l;
+    for (int lane = 0; lane < 32; ++lane)
+      for (int h = 0; h < 2; ++h) { auto c = ptx::ldmatrix_coord(trans, lane, h); l.append(py::make_tuple(lane, h, c.row, c.col)); }
+    return l;
+  }, py::arg("trans"), "(lane, half, row, col) of register j of matrix j (the same for every j).");
   m.def("selftest", [](const std::string& name, uintptr_t out, int blocks, int threads, size_t smem, int iters) {
     Status s;
     {
