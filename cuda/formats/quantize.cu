@@ -161,7 +161,9 @@ __global__ void __launch_bounds__(kThreads) quantize_row_kernel(QuantizeParams p
     const int n = int(cols - ch * kVec < kVec ? cols - ch * kVec : kVec);
     float v[kVec];
     load_chunk<kX>(p.x, first + ch * kVec, n, vec_x && n == kVec, v);
-    for (int i = 0; i < n; ++i) st.add(v[i]);
+#pragma unroll
+    for (int i = 0; i < kVec; ++i)  // fixed trip count: v stays in registers
+      if (i < n) st.add(v[i]);
   }
   st = cta_reduce(st);
 
@@ -197,7 +199,9 @@ __global__ void __launch_bounds__(kThreads) quantize_row_kernel(QuantizeParams p
       if (n == kVec) {
         store_u32(q + ch * (kVec / 2), pack8(c), al_q);
       } else {  // tail: n is even because cols is
-        for (int i = 0; i < n; i += 2) q[ch * (kVec / 2) + i / 2] = uint8_t(c[i] | (c[i + 1] << 4));
+#pragma unroll
+        for (int i = 0; i < kVec; i += 2)
+          if (i < n) q[ch * (kVec / 2) + i / 2] = uint8_t(c[i] | (c[i + 1] << 4));
       }
     } else if (n == kVec && al_q) {
       uint2 w;
@@ -205,7 +209,9 @@ __global__ void __launch_bounds__(kThreads) quantize_row_kernel(QuantizeParams p
       w.y = unsigned(c[4]) | unsigned(c[5]) << 8 | unsigned(c[6]) << 16 | unsigned(c[7]) << 24;
       store_vec(q + ch * kVec, w);
     } else {
-      for (int i = 0; i < n; ++i) q[ch * kVec + i] = c[i];
+#pragma unroll
+      for (int i = 0; i < kVec; ++i)
+        if (i < n) q[ch * kVec + i] = c[i];
     }
   }
 }
