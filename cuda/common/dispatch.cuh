@@ -21,9 +21,8 @@ struct KindTag {
 };
 
 inline Status not_instantiated(const char* what, int value, const char* where) {
-  launch_error_message() = std::string(where) + ": " + what + " " + std::to_string(value) +
-                           " is not instantiated";
-  return Status::kInvalidArgument;
+  return fail_with(Status::kInvalidArgument,
+                   std::string(where) + ": " + what + " " + std::to_string(value) + " is not instantiated");
 }
 
 // f(DTypeTag<t>) for the float dtypes f32, f16, bf16.

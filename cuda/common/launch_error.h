@@ -12,4 +12,11 @@ inline std::string& launch_error_message() {
   return msg;
 }
 
+// Returns s after recording why (for launchers rejecting a request before any launch).
+template <class StatusT>
+StatusT fail_with(StatusT s, std::string why) {
+  launch_error_message() = std::move(why);
+  return s;
+}
+
 }  // namespace qkern

@@ -109,10 +109,7 @@ namespace qkern {
 
 Status dequantize_cuda(const DequantizeParams& p, cudaStream_t stream) {
   using namespace cuda_formats;
-  if (Status s = check_params(p); s != Status::kOk) {
-    launch_error_message() = "dequantize: invalid format, shape or pointer";
-    return s;
-  }
+  if (Status s = check_params(p); s != Status::kOk) return fail_with(s, "dequantize: invalid format, shape or pointer");
   if (p.rows == 0 || p.cols == 0) return Status::kOk;
   const int64_t n = p.rows * p.cols;
   const bool vec_q = is_aligned(p.qdata, 16), vec_out = is_aligned(p.out, 16);

@@ -229,10 +229,7 @@ namespace qkern {
 
 Status quantize_cuda(const QuantizeParams& p, cudaStream_t stream) {
   using namespace cuda_formats;
-  if (Status s = check_params(p); s != Status::kOk) {
-    launch_error_message() = "quantize: invalid format, shape or pointer";
-    return s;
-  }
+  if (Status s = check_params(p); s != Status::kOk) return fail_with(s, "quantize: invalid format, shape or pointer");
   if (p.rows == 0 || p.cols == 0) return Status::kOk;
   const int64_t n = p.rows * p.cols;
   const dim3 block(kThreads);
@@ -267,7 +264,7 @@ Status quantize_cuda(const QuantizeParams& p, cudaStream_t stream) {
         default: return not_instantiated("block format kind", int(p.fmt.kind), "quantize");
       }
     }
-    if (p.rows > 0x7FFFFFFF) return not_instantiated("rows above 2^31-1:", int(p.rows > 0), "quantize");
+    if (p.rows > 0x7FFFFFFF) return fail_with(Status::kInvalidArgument, "quantize: more than 2^31-1 rows");
     const dim3 grid(unsigned(p.rows));
     switch (p.fmt.kind) {
       case FormatKind::kInt4:

@@ -23,7 +23,8 @@ namespace qkern::bindings {
 #if defined(QKERN_SIM)
 void register_sim(py::module_& m);  // sim.cpp: schedules, statistics, self-tests, probes
 #else
-// "80,86,90a" (QKERN_CUDA_ARCHS at build time) -> ["sm_80", "sm_86", "sm_90a"].
+// "80,86,90a" (QKERN_CUDA_ARCHS at build time) -> ["sm_80", "sm_86", "sm_90a", "compute_90"]:
+// SASS archs, then the PTX embedded for the newest (family-portable, without the "a").
 py::list compiled_archs() {
   py::list l;
   std::string all = QKERN_CUDA_ARCH_LIST, cur;
@@ -35,6 +36,7 @@ py::list compiled_archs() {
       cur += all[i];
     }
   }
+  l.append(QKERN_CUDA_PTX_ARCH);
   return l;
 }
 #endif
@@ -89,7 +91,7 @@ PYBIND11_MODULE(QKERN_MODULE_NAME, m) {
   b::register_sim(m);
 #else
   m.doc() = "qkern CUDA kernels (device pointers, raw cudaStream_t)";
-  m.def("compiled_archs", &b::compiled_archs, "GPU archs with SASS in this binary (sm_XX).");
+  m.def("compiled_archs", &b::compiled_archs, "GPU archs with SASS in this binary (sm_XX), then the PTX arch (compute_XX).");
   m.def("device_count", [] {
     int n = 0;
     return cudaGetDeviceCount(&n) == cudaSuccess ? n : 0;
