@@ -22,21 +22,6 @@ const RowKernels& kernels() {
   return row_kernels_scalar();
 }
 
-Status check_spec(const FormatSpec& f, int64_t rows, int64_t cols) {
-  if (rows < 0 || cols < 0 || f.block <= 0) return Status::kInvalidArgument;
-  if (rows == 0 || cols == 0) return Status::kOk;
-  if (cols % f.block != 0) return Status::kInvalidArgument;
-  if (is_4bit(f.kind) && f.block % 2 != 0) return Status::kInvalidArgument;
-  switch (f.kind) {
-    case FormatKind::kMxfp4: return f.block == kMxBlock ? Status::kOk : Status::kInvalidArgument;
-    case FormatKind::kNvfp4: return f.block == kNvBlock ? Status::kOk : Status::kInvalidArgument;
-    case FormatKind::kInt8:
-    case FormatKind::kFp8: return f.block == cols ? Status::kOk : Status::kInvalidArgument;
-    case FormatKind::kInt4: return Status::kOk;
-  }
-  return Status::kInvalidArgument;
-}
-
 // Elements of the row-major [rows, cols] view -> bytes of its quantized codes.
 int64_t code_bytes(FormatKind k, int64_t elements) { return is_4bit(k) ? elements / 2 : elements; }
 
@@ -63,13 +48,10 @@ float global_finite_amax(const RowKernels& k, const void* x, DType t, int64_t n)
 
 Status quantize_cpu(const QuantizeParams& p) {
   const FormatSpec& f = p.fmt;
-  if (Status s = check_spec(f, p.rows, p.cols); s != Status::kOk) return s;
-  if (!is_float_dtype(p.x_dtype)) return Status::kInvalidArgument;
+  if (Status s = check_params(p); s != Status::kOk) return s;
   if (p.rows == 0 || p.cols == 0) return Status::kOk;
   const RowKernels& k = kernels();
-  const bool two_level = f.kind == FormatKind::kNvfp4 && f.global_scale;
-  if (two_level && !p.global_scale) return Status::kInvalidArgument;
-  if (f.kind == FormatKind::kInt4 && !f.symmetric && !p.zero) return Status::kInvalidArgument;
+  const bool two_level = is_two_level(f);
 
   const float d = two_level
       ? nvfp4_global_scale(global_finite_amax(k, p.x, p.x_dtype, p.rows * p.cols))
@@ -133,14 +115,11 @@ Status quantize_cpu(const QuantizeParams& p) {
 
 Status dequantize_cpu(const DequantizeParams& p) {
   const FormatSpec& f = p.fmt;
-  if (Status s = check_spec(f, p.rows, p.cols); s != Status::kOk) return s;
-  if (!is_float_dtype(p.out_dtype)) return Status::kInvalidArgument;
+  if (Status s = check_params(p); s != Status::kOk) return s;
   if (p.rows == 0 || p.cols == 0) return Status::kOk;
   const RowKernels& k = kernels();
-  const bool two_level = f.kind == FormatKind::kNvfp4 && f.global_scale;
-  if (two_level && !p.global_scale) return Status::kInvalidArgument;
-  const bool has_zero = f.kind == FormatKind::kInt4 && !f.symmetric;
-  if (has_zero && !p.zero) return Status::kInvalidArgument;
+  const bool two_level = is_two_level(f);
+  const bool has_zero = has_zero_point(f);
   const float d = two_level ? p.global_scale[0] : 1.0f;
 
   // Work items are segments of a row, a whole number of blocks of about 16K elements,
