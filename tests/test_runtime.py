@@ -11,6 +11,9 @@ from qkern import _C
 
 
 def _quantize_in_child(queue):
+    # As DataLoader workers do: torch's OpenMP pool is not fork-safe once the parent used
+    # it, so the child runs torch ops single-threaded. qkern's own pool stays at 2+ threads.
+    torch.set_num_threads(1)
     x = torch.randn(64, 4096)
     q = qkern.ops.quantize(x, qkern.NVFP4())
     queue.put(float((q.dequantize() - x).norm() / x.norm()))
