@@ -18,11 +18,11 @@ HadamardSize size_of(int64_t n) {
 }
 
 HadamardParams make_params(int64_t rows, int64_t n, uintptr_t x, int64_t x_row_stride, int x_dtype,
-                           uintptr_t out, int64_t out_row_stride, int out_dtype, uintptr_t w,
+                           uintptr_t out, int64_t out_row_stride, int out_dtype, uintptr_t mix_codes,
                            uintptr_t signs, bool signs_after, float scale) {
   return HadamardParams{size_of(n),         rows,          ptr<const void>(x), x_row_stride,
                         DType(x_dtype),     ptr(out),      out_row_stride,     DType(out_dtype),
-                        ptr<const float>(w), ptr<const float>(signs), signs_after, scale};
+                        ptr<const uint8_t>(mix_codes), ptr<const float>(signs), signs_after, scale};
 }
 
 }  // namespace
@@ -42,10 +42,10 @@ void register_hadamard(py::module_& m) {
 
   m.def("hadamard",
         [](int64_t rows, int64_t n, uintptr_t x, int64_t x_row_stride, int x_dtype, uintptr_t out,
-           int64_t out_row_stride, int out_dtype, uintptr_t w, uintptr_t signs, bool signs_after,
+           int64_t out_row_stride, int out_dtype, uintptr_t mix_codes, uintptr_t signs, bool signs_after,
            float scale) {
           const HadamardParams p = make_params(rows, n, x, x_row_stride, x_dtype, out, out_row_stride,
-                                               out_dtype, w, signs, signs_after, scale);
+                                               out_dtype, mix_codes, signs, signs_after, scale);
           Status s;
           {
             py::gil_scoped_release nogil;
@@ -54,16 +54,16 @@ void register_hadamard(py::module_& m) {
           check_status(s, "hadamard");
         },
         py::arg("rows"), py::arg("n"), py::arg("x"), py::arg("x_row_stride"), py::arg("x_dtype"),
-        py::arg("out"), py::arg("out_row_stride"), py::arg("out_dtype"), py::arg("w"),
+        py::arg("out"), py::arg("out_row_stride"), py::arg("out_dtype"), py::arg("mix_codes"),
         py::arg("signs"), py::arg("signs_after"), py::arg("scale"));
 
   m.def("hadamard_quantize",
-        [](int64_t rows, int64_t n, uintptr_t x, int64_t x_row_stride, int x_dtype, uintptr_t w,
+        [](int64_t rows, int64_t n, uintptr_t x, int64_t x_row_stride, int x_dtype, uintptr_t mix_codes,
            uintptr_t signs, float scale, int kind, int block, bool symmetric, bool rceil,
            bool global_scale, uintptr_t qdata, uintptr_t scale_out, int scale_dtype, uintptr_t zero,
            uintptr_t global_scale_out, bool swizzled_scales) {
           HadamardQuantizeParams p{
-              make_params(rows, n, x, x_row_stride, x_dtype, 0, 0, x_dtype, w, signs, false, scale),
+              make_params(rows, n, x, x_row_stride, x_dtype, 0, 0, x_dtype, mix_codes, signs, false, scale),
               QuantizeParams{FormatSpec{FormatKind(kind), block, symmetric, rceil, global_scale},
                              rows, n, nullptr, DType(x_dtype), ptr(qdata), ptr(scale_out),
                              DType(scale_dtype), ptr<uint8_t>(zero), ptr<float>(global_scale_out)},
@@ -76,7 +76,7 @@ void register_hadamard(py::module_& m) {
           check_status(s, "hadamard_quantize");
         },
         py::arg("rows"), py::arg("n"), py::arg("x"), py::arg("x_row_stride"), py::arg("x_dtype"),
-        py::arg("w"), py::arg("signs"), py::arg("scale"), py::arg("kind"), py::arg("block"),
+        py::arg("mix_codes"), py::arg("signs"), py::arg("scale"), py::arg("kind"), py::arg("block"),
         py::arg("symmetric"), py::arg("rceil"), py::arg("global_scale"), py::arg("qdata"),
         py::arg("scale_out"), py::arg("scale_dtype"), py::arg("zero"), py::arg("global_scale_out"),
         py::arg("swizzled_scales"));

@@ -41,34 +41,38 @@ Status check(const HadamardParams& p) {
   if (!hadamard_decompose(p.size.n(), &s) || s.k != p.size.k || s.log2_m != p.size.log2_m)
     return Status::kInvalidArgument;
   if (p.rows < 0 || !is_float_dtype(p.x_dtype) || !p.x) return Status::kInvalidArgument;
-  if (p.size.k > 1 && !p.w) return Status::kInvalidArgument;
+  if (p.size.k > 1 && !p.mix_codes) return Status::kInvalidArgument;
   if (p.rows > 1 && p.x_row_stride < p.size.n()) return Status::kInvalidArgument;
   return Status::kOk;
 }
 
-// Two fp32 rows of scratch per thread, 64-byte aligned, grown on demand and kept.
+// Per-thread scratch, 64-byte aligned, grown on demand and kept: two fp32 rows and the
+// mix's work area.
 struct Scratch {
   float* a;
   float* b;
+  float* mix;
 };
 
-Scratch thread_scratch(int64_t n) {
+Scratch thread_scratch(const HadamardSize& size) {
   constexpr int64_t kAlignFloats = 16;  // 64 bytes
-  const int64_t row = (n + kAlignFloats - 1) / kAlignFloats * kAlignFloats;
+  const auto aligned = [](int64_t floats) { return (floats + kAlignFloats - 1) / kAlignFloats * kAlignFloats; };
+  const int64_t row = aligned(size.n()), mix = aligned(int64_t(kMixWorkFloats) * size.k);
   thread_local std::vector<float> buf;
-  if (int64_t(buf.size()) < 2 * row + kAlignFloats) buf.resize(size_t(2 * row + kAlignFloats));
+  const int64_t total = 2 * row + mix + kAlignFloats;
+  if (int64_t(buf.size()) < total) buf.resize(size_t(total));
   const uintptr_t addr = reinterpret_cast<uintptr_t>(buf.data());
   float* base = reinterpret_cast<float*>((addr + 63) & ~uintptr_t(63));
-  return {base, base + row};
+  return {base, base + row, base + 2 * row};
 }
 
 // Rows per task: about 16K elements.
 int64_t row_grain(int64_t n) { return std::max<int64_t>(1, 16384 / n); }
 
 // Rotates row r of p.x into `dst` (n fp32, scaled; may be the output row, which may be the
-// input row itself); `scratch` holds n floats. Output signs (signs_after) are not applied.
+// input row itself), using s.a and s.mix. Output signs (signs_after) are not applied.
 void rotate_row(const HadamardRowKernels& rk, const HadamardParams& p, int64_t r, float* dst,
-                float* scratch) {
+                const Scratch& s) {
   const int xsize = dtype_size(p.x_dtype);
   const char* x = static_cast<const char*>(p.x) + r * p.x_row_stride * xsize;
   const float* signs_in = p.signs_after ? nullptr : p.signs;
@@ -80,8 +84,8 @@ void rotate_row(const HadamardRowKernels& rk, const HadamardParams& p, int64_t r
   }
   for (int a = 0; a < k; ++a)
     rk.fwht(x + a * m * xsize, p.x_dtype, signs_in ? signs_in + a * m : nullptr, log2_m, 1.0f,
-            scratch + a * m);
-  rk.mix(p.w, k, scratch, m, p.scale, dst);
+            s.a + a * m);
+  rk.mix(p.mix_codes, k, s.a, m, p.scale, dst, s.mix);
 }
 
 }  // namespace
@@ -95,11 +99,11 @@ Status hadamard_cpu(const HadamardParams& p) {
   const float* signs_out = p.signs_after ? p.signs : nullptr;
   const bool direct = p.out_dtype == DType::kF32;  // rotate in the output row itself
   parallel_for(p.rows, row_grain(n), [&](int64_t r0, int64_t r1) {
-    const Scratch s = thread_scratch(n);
+    const Scratch s = thread_scratch(p.size);
     for (int64_t r = r0; r < r1; ++r) {
       void* out = static_cast<char*>(p.out) + r * p.out_row_stride * dtype_size(p.out_dtype);
       float* dst = direct ? static_cast<float*>(out) : s.b;
-      rotate_row(rk, p, r, dst, s.a);
+      rotate_row(rk, p, r, dst, s);
       if (!direct || signs_out) rk.store(dst, signs_out, n, out, p.out_dtype);
     }
   });
@@ -129,9 +133,9 @@ Status hadamard_quantize_cpu(const HadamardQuantizeParams& p) {
   if (two_level) {  // pass 1: amax of the rotated tensor
     std::vector<float> row_amax(size_t(h.rows));
     parallel_for(h.rows, grain, [&](int64_t r0, int64_t r1) {
-      const Scratch s = thread_scratch(n);
+      const Scratch s = thread_scratch(h.size);
       for (int64_t r = r0; r < r1; ++r) {
-        rotate_row(rk, h, r, s.b, s.a);
+        rotate_row(rk, h, r, s.b, s);
         row_amax[size_t(r)] = k.finite_amax(s.b, DType::kF32, n);
       }
     });
@@ -141,9 +145,9 @@ Status hadamard_quantize_cpu(const HadamardQuantizeParams& p) {
 
   const int64_t block = f.block, blocks_per_row = n / block;
   parallel_for(h.rows, grain, [&](int64_t r0, int64_t r1) {
-    const Scratch s = thread_scratch(n);
+    const Scratch s = thread_scratch(h.size);
     for (int64_t r = r0; r < r1; ++r) {
-      rotate_row(rk, h, r, s.b, s.a);
+      rotate_row(rk, h, r, s.b, s);
       for (int64_t j = 0; j < blocks_per_row; ++j) {
         const int64_t b = r * blocks_per_row + j;
         const int64_t scale_index = p.swizzled_scales ? swizzled_scale_offset(r, j, blocks_per_row) : b;

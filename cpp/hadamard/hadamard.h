@@ -6,7 +6,7 @@
 //
 // Bit-exactness contract: every table computes each output element with the same
 // sequence of fp32 operations as the scalar one (butterfly stages in increasing stride,
-// a + b / a - b; mix sums in increasing a starting from +0; then * scale), so all ISA
+// a + b / a - b; the mix as qkern/hadamard.h defines it; then * scale), so all ISA
 // levels give identical bits (tests compare them), and the fused variant sees exactly the
 // fp32 row that hadamard() of an fp32 input returns.
 #pragma once
@@ -27,13 +27,17 @@ struct HadamardRowKernels {
   // FWHT in Sylvester order (stage h pairs i and i + h: a + b, a - b; strides 1, 2, 4,
   // ...); then * scale when scale != 1.
   void (*fwht)(const void* x, DType t, const float* signs, int log2_m, float scale, float* v);
-  // y[r][c] = (sum over a = 0..k-1 of w[r][a] * z[a][c]) * scale, z and y [k][m] fp32,
-  // w [k][k] +-1. k is a multiple of 4 (every stored factor is).
-  void (*mix)(const float* w, int k, const float* z, int64_t m, float scale, float* y);
+  // y = (W . z) * scale, z and y [k][m] fp32, W given by codes [k][k/4] and summed as
+  // qkern/hadamard.h defines; work holds kMixWorkFloats * k floats, 64-byte aligned.
+  void (*mix)(const uint8_t* codes, int k, const float* z, int64_t m, float scale, float* y,
+              float* work);
   // out[i] = src[i] * signs[i] rounded to dtype t (signs null: no multiply); src may be
   // out itself when t is f32.
   void (*store)(const float* src, const float* signs, int64_t n, void* out, DType t);
 };
+
+// Scratch of the mix per unit of k: 16 combinations x 8 lanes per group of 4.
+constexpr int kMixWorkFloats = kMixCombos * 8 / kMixGroup;
 
 const HadamardRowKernels& hadamard_row_kernels_scalar();
 #if defined(QKERN_BUILD_AVX2)

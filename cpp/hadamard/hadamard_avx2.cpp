@@ -173,34 +173,42 @@ void fwht(const void* x, DType t, const float* signs, int log2_m, float scale, f
 
 // ---------------------------------------------------------------- K x K mix
 
-// Register tile: 4 output sub-rows x 16 columns (8 accumulators). Sums run over a in
-// increasing order from +0; fmadd equals the scalar mul-then-add because w is +-1 (the
-// product is exact).
+// Per strip of 8 columns: the 16 combinations of every group (16 * k/4 vectors in `work`,
+// 22 KB for K = 172, in L1), then 4 output sub-rows at a time with an even and an odd
+// accumulator each (8 independent add chains), as qkern/hadamard.h defines the sums.
 constexpr int kMixRows = 4;
 
-void mix(const float* w, int k, const float* z, int64_t m, float scale, float* y) {
-  if (m < 2 * kLanes) {
-    hadamard_row_kernels_scalar().mix(w, k, z, m, scale, y);
+void mix(const uint8_t* codes, int k, const float* z, int64_t m, float scale, float* y,
+         float* work) {
+  if (m < kLanes) {
+    hadamard_row_kernels_scalar().mix(codes, k, z, m, scale, y, work);
     return;
   }
+  const int groups = k / kMixGroup;
+  __m256* comb = reinterpret_cast<__m256*>(work);
   const __m256 vscale = _mm256_set1_ps(scale);
-  for (int64_t c = 0; c < m; c += 2 * kLanes) {   // a k x 16 strip of z stays in L1
+  for (int64_t c = 0; c < m; c += kLanes) {
+    for (int g = 0; g < groups; ++g) {
+      const float* zg = z + g * kMixGroup * m + c;
+      mix_combinations(_mm256_loadu_ps(zg), _mm256_loadu_ps(zg + m), _mm256_loadu_ps(zg + 2 * m),
+                       _mm256_loadu_ps(zg + 3 * m), comb + g * kMixCombos);
+    }
     for (int r = 0; r < k; r += kMixRows) {
-      __m256 acc[kMixRows][2];
-      for (auto& row : acc) row[0] = row[1] = _mm256_setzero_ps();
-      for (int a = 0; a < k; ++a) {
-        const __m256 z0 = _mm256_loadu_ps(z + a * m + c);
-        const __m256 z1 = _mm256_loadu_ps(z + a * m + c + kLanes);
+      __m256 even[kMixRows], odd[kMixRows];
+      for (int i = 0; i < kMixRows; ++i) even[i] = odd[i] = _mm256_setzero_ps();
+      const uint8_t* cr = codes + r * groups;
+      int g = 0;
+      for (; g + 1 < groups; g += 2) {
         for (int i = 0; i < kMixRows; ++i) {
-          const __m256 wv = _mm256_broadcast_ss(w + (r + i) * k + a);
-          acc[i][0] = _mm256_fmadd_ps(wv, z0, acc[i][0]);
-          acc[i][1] = _mm256_fmadd_ps(wv, z1, acc[i][1]);
+          even[i] = _mm256_add_ps(even[i], comb[g * kMixCombos + cr[i * groups + g]]);
+          odd[i] = _mm256_add_ps(odd[i], comb[(g + 1) * kMixCombos + cr[i * groups + g + 1]]);
         }
       }
-      for (int i = 0; i < kMixRows; ++i) {
-        _mm256_storeu_ps(y + (r + i) * m + c, _mm256_mul_ps(acc[i][0], vscale));
-        _mm256_storeu_ps(y + (r + i) * m + c + kLanes, _mm256_mul_ps(acc[i][1], vscale));
-      }
+      if (g < groups)
+        for (int i = 0; i < kMixRows; ++i)
+          even[i] = _mm256_add_ps(even[i], comb[g * kMixCombos + cr[i * groups + g]]);
+      for (int i = 0; i < kMixRows; ++i)
+        _mm256_storeu_ps(y + (r + i) * m + c, _mm256_mul_ps(_mm256_add_ps(even[i], odd[i]), vscale));
     }
   }
 }

@@ -22,16 +22,19 @@ void fwht(const void* x, DType t, const float* signs, int log2_m, float scale, f
     for (int64_t i = 0; i < m; ++i) v[i] *= scale;
 }
 
-void mix(const float* w, int k, const float* z, int64_t m, float scale, float* y) {
-  for (int r = 0; r < k; ++r) {
-    float* yr = y + r * m;
-    for (int64_t c = 0; c < m; ++c) yr[c] = 0.0f;
-    for (int a = 0; a < k; ++a) {
-      const float wa = w[r * k + a];
-      const float* za = z + a * m;
-      for (int64_t c = 0; c < m; ++c) yr[c] += wa * za[c];
+void mix(const uint8_t* codes, int k, const float* z, int64_t m, float scale, float* y,
+         float* work) {
+  const int groups = k / kMixGroup;
+  for (int64_t c = 0; c < m; ++c) {
+    for (int g = 0; g < groups; ++g) {
+      const float* zg = z + g * kMixGroup * m + c;
+      mix_combinations(zg[0], zg[m], zg[2 * m], zg[3 * m], work + g * kMixCombos);
     }
-    for (int64_t c = 0; c < m; ++c) yr[c] *= scale;
+    for (int r = 0; r < k; ++r) {
+      float sum[2] = {0.0f, 0.0f};  // even and odd groups
+      for (int g = 0; g < groups; ++g) sum[g & 1] += work[g * kMixCombos + codes[r * groups + g]];
+      y[r * m + c] = (sum[0] + sum[1]) * scale;
+    }
   }
 }
 

@@ -11,7 +11,7 @@
 //     Y = W . (Z H_m),   W = H_K^T for y = x H, W = H_K for the transpose y = x H^T,
 //
 // i.e. a length-m FWHT of each of the K sub-rows, then one K x K mix of the sub-rows.
-// The kernels receive W as data (fp32 +-1, K x K row-major): they never build it, so the
+// The kernels receive W as data (the code table below): they never build it, so the
 // kernels and the offline rotation code share one matrix per K, and the transpose (the
 // backward pass, and the inverse of a normalised rotation) needs no kernel of its own.
 //
@@ -69,6 +69,38 @@ static_assert([] {
          !hadamard_decompose(65536, &s) && !hadamard_decompose(100, &s);
 }(), "hadamard_decompose");
 
+// ---------------------------------------------------------------- the K x K mix
+//
+// W (+-1, K x K; K is a multiple of 4 for every stored factor) reaches the kernels as one
+// byte per output sub-row r and group g of four input sub-rows, codes[r][g] (K x K/4):
+//
+//   code = (W[r][4g] = -1 ? 8 : 0) | b1 | b2 << 1 | b3 << 2,  b_j = W[r][4g+j] != W[r][4g]
+//
+// so that W[r][4g..4g+3] . z[4g..4g+3] is one of 16 signed combinations of the group's
+// four values. The mix forms the 16 combinations of each group once per column and sums
+// K/4 of them per output instead of K products (4x fewer operations for K = 172; the
+// 7.4 KB table of K = 172 fits in CUDA constant memory):
+//
+//   y[r][c] = (sum over even g + sum over odd g of comb_g,c[codes[r][g]]) * scale,
+//
+// each partial sum from +0 in increasing g, comb as in mix_combinations. This sequence
+// of fp32 operations defines the bits of every backend.
+constexpr int kMixGroup = 4;
+constexpr int kMixCombos = 16;
+
+// comb[code] for the 16 codes of one group of four values (T: float, or a vector type
+// with elementwise + - and unary -).
+template <class T>
+QK_HOST_DEVICE QK_FORCEINLINE void mix_combinations(T z0, T z1, T z2, T z3, T* comb) {
+  const T u[2] = {z0 + z1, z0 - z1};  // by b1
+  const T v[2] = {z2 + z3, z2 - z3};  // by b2 != b3 (the sign of z3 relative to z2)
+  for (int p = 0; p < kMixCombos / 2; ++p) {
+    const int b1 = p & 1, b2 = (p >> 1) & 1, b3 = (p >> 2) & 1;
+    comb[p] = b2 ? u[b1] - v[b2 ^ b3] : u[b1] + v[b2 ^ b3];
+    comb[p | 8] = -comb[p];
+  }
+}
+
 // ---------------------------------------------------------------- params
 
 // One rotation over `rows` rows of n elements. Rows are `*_row_stride` elements apart;
@@ -82,7 +114,7 @@ struct HadamardParams {
   void* out;            // [rows, n] in out_dtype; unused by hadamard_quantize
   int64_t out_row_stride;
   DType out_dtype;
-  const float* w;       // [K, K] +-1, row-major: the mix Y = W . Z (see top of file)
+  const uint8_t* mix_codes;  // [K, K/4]: W of the mix Y = W . Z as codes (see above); K > 1
   const float* signs;   // [n] +-1, or null: randomized Hadamard
   bool signs_after;     // multiply the output by signs (transpose) instead of the input
   float scale;          // 1/sqrt(n) for the orthonormal transform

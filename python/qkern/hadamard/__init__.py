@@ -23,7 +23,7 @@ from .. import _C
 from .matrices import CONSTRUCTIONS, factor_matrix_np
 
 __all__ = ["FACTORS", "MAX_LOG2", "decompose", "supported_sizes_message", "factor_matrix",
-           "mix_matrix", "hadamard_matrix", "transform", "random_signs", "swizzle_block_scales"]
+           "mix_matrix", "mix_codes", "hadamard_matrix", "transform", "random_signs", "swizzle_block_scales"]
 
 FACTORS: Tuple[int, ...] = tuple(_C.hadamard_factors())
 MAX_LOG2: int = _C.hadamard_max_log2
@@ -65,6 +65,21 @@ def mix_matrix(k: int, transpose: bool, device) -> torch.Tensor:
     Z[K][m], FWHTs each sub-row and computes W . Z, where W = H_K^T for y = x H and
     W = H_K for the transpose."""
     return _mix_matrix(k, bool(transpose), torch.device(device))
+
+
+@functools.lru_cache(maxsize=None)
+def _mix_codes(k: int, transpose: bool, device: torch.device) -> torch.Tensor:
+    w = _mix_matrix(k, transpose, torch.device("cpu")).reshape(k, k // 4, 4)
+    bits = (w[..., 1:] != w[..., :1]).to(torch.uint8)
+    codes = (w[..., 0] < 0).to(torch.uint8) * 8 + bits[..., 0] + bits[..., 1] * 2 + bits[..., 2] * 4
+    return codes.contiguous().to(device)
+
+
+def mix_codes(k: int, transpose: bool, device) -> torch.Tensor:
+    """W of ``mix_matrix`` as the kernels take it (uint8 [K, K/4], cached): code =
+    (W[r][4g] < 0) * 8 + sum over j = 1..3 of (W[r][4g+j] != W[r][4g]) << (j - 1); the
+    kernels sum signed combinations of four sub-rows (qkern/hadamard.h, "the K x K mix")."""
+    return _mix_codes(k, bool(transpose), torch.device(device))
 
 
 def hadamard_matrix(n: int, dtype: torch.dtype = torch.float64, device="cpu") -> torch.Tensor:

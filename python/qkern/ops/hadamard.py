@@ -70,6 +70,8 @@ def _rows_view(x: torch.Tensor) -> Optional[torch.Tensor]:
     """x as a [rows, n] view of the same memory with a contiguous last dim and rows at
     least n apart, or None when its strides do not allow one."""
     n = x.shape[-1]
+    if x.dim() == 2 and x.is_contiguous():
+        return x
     if x.dim() == 0 or (x.stride(-1) != 1 and n > 1):
         return None
     try:
@@ -81,9 +83,9 @@ def _rows_view(x: torch.Tensor) -> Optional[torch.Tensor]:
 
 def _kernel_args(x2: torch.Tensor, n: int, scale, signs, transpose: bool) -> dict:
     k, _ = _had.decompose(n)
-    w = _had.mix_matrix(k, transpose, x2.device) if k > 1 else None
+    codes = _had.mix_codes(k, transpose, x2.device) if k > 1 else None
     return dict(rows=x2.shape[0], n=n, x=x2.data_ptr(), x_row_stride=x2.stride(0),
-                x_dtype=dtype_code(x2.dtype), w=data_ptr(w), signs=data_ptr(signs),
+                x_dtype=dtype_code(x2.dtype), mix_codes=data_ptr(codes), signs=data_ptr(signs),
                 scale=_scale_value(scale, n))
 
 
@@ -114,8 +116,8 @@ def _hadamard_cpu(x, scale, signs, transpose):
     x2 = _rows_view(x)
     if x2 is None:
         x2 = x.contiguous().view(-1, n)
-    out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
-    _run_cpu(x2, out.view(-1, n), scale, signs, transpose)
+    out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    _run_cpu(x2, out if out.dim() == 2 else out.view(-1, n), scale, signs, transpose)
     return out
 
 
