@@ -228,7 +228,7 @@ def test_gradcheck():
 # ----------------------------------------------------------------------------- fused quantize
 
 FUSED_FORMATS = [INT4(32), INT4(64), INT4(128), INT4(32, symmetric=False), INT4(128, symmetric=False),
-                 INT8(), FP8(), MXFP4(), MXFP4("rceil"), NVFP4(), NVFP4(global_scale=False)]
+                 INT4(None), INT8(), FP8(), MXFP4(), MXFP4("rceil"), NVFP4(), NVFP4(global_scale=False)]
 
 
 def _scales_stored_in(fmt, dtype):

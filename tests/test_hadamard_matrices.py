@@ -84,3 +84,26 @@ def test_dense_matrix_is_kron_of_factor_and_scipy_hadamard(n):
     np.testing.assert_array_equal(had.hadamard_matrix(n).numpy(), expected)
     h = had.hadamard_matrix(n)
     torch.testing.assert_close(h @ h.T, n * torch.eye(n, dtype=torch.float64), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+@pytest.mark.parametrize("k", STORED)
+def test_mix_codes_encode_the_mix_matrix(k, transpose):
+    # the kernels' code table (qkern/hadamard.h) decodes back to W = H_K^T (or H_K)
+    codes = had.mix_codes(k, transpose, "cpu").numpy().astype(np.int64)
+    assert codes.shape == (k, k // 4) and codes.max() < 16
+    first = np.where(codes >= 8, -1, 1)
+    signs = [first] + [first * np.where((codes >> (j - 1)) & 1, -1, 1) for j in (1, 2, 3)]
+    w = np.stack(signs, axis=-1).reshape(k, k)
+    h = matrices.factor_matrix_np(k).astype(np.int64)
+    np.testing.assert_array_equal(w, h if transpose else h.T)
+    np.testing.assert_array_equal(had.mix_matrix(k, transpose, "cpu").numpy(), w)
+
+
+def test_sylvester_splits_into_smaller_sylvester_factors():
+    # the test references split H_m as H_a kron H_b for large m
+    for p in range(1, 11):
+        for a in range(p + 1):
+            np.testing.assert_array_equal(
+                scipy.linalg.hadamard(1 << p),
+                np.kron(scipy.linalg.hadamard(1 << a), scipy.linalg.hadamard(1 << (p - a))))

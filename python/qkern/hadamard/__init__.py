@@ -23,7 +23,7 @@ from .. import _C
 from .matrices import CONSTRUCTIONS, factor_matrix_np
 
 __all__ = ["FACTORS", "MAX_LOG2", "decompose", "supported_sizes_message", "factor_matrix",
-           "mix_matrix", "mix_codes", "hadamard_matrix", "transform", "random_signs", "swizzle_block_scales"]
+           "mix_matrix", "mix_codes", "hadamard_matrix", "transform", "random_signs", "check_signs", "swizzle_block_scales"]
 
 FACTORS: Tuple[int, ...] = tuple(_C.hadamard_factors())
 MAX_LOG2: int = _C.hadamard_max_log2
@@ -92,7 +92,8 @@ def hadamard_matrix(n: int, dtype: torch.dtype = torch.float64, device="cpu") ->
     return h
 
 
-def _check_signs_values(signs: torch.Tensor) -> None:
+def check_signs(signs: torch.Tensor) -> None:
+    """ValueError unless every entry of ``signs`` is +1 or -1."""
     if not bool(((signs == 1) | (signs == -1)).all()):
         bad = signs[(signs != 1) & (signs != -1)][:4].tolist()
         raise ValueError(f"signs: expected only +1 and -1 entries, found e.g. {bad}")
@@ -111,7 +112,7 @@ def transform(x: torch.Tensor, scale: Optional[float] = None, signs: Optional[to
         scale = 1.0 / math.sqrt(n)
     y = x.to(cdtype)
     if signs is not None:
-        _check_signs_values(signs)
+        check_signs(signs)
         signs = signs.to(device=x.device, dtype=cdtype)
     if signs is not None and not transpose:
         y = y * signs

@@ -62,7 +62,7 @@ def _kernel_signs(signs: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
     """signs as the kernels take them (contiguous fp32), after checking the values."""
     if signs is None:
         return None
-    _had._check_signs_values(signs)
+    _had.check_signs(signs)
     return signs.to(torch.float32).contiguous()
 
 
