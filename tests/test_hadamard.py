@@ -129,6 +129,21 @@ def test_randomized_round_trip(cpu_isa, n):
     torch.testing.assert_close(y.norm(dim=-1), x.norm(dim=-1), rtol=1e-5, atol=0)
 
 
+def test_signs_are_rechecked_after_an_in_place_change():
+    x = torch.randn(2, 64)
+    s = had.random_signs(64, seed=3)
+    qkern.ops.hadamard(x, signs=s)  # checked (and remembered) once
+    s[5] = 0.5
+    with pytest.raises(ValueError, match=r"signs: expected only \+1 and -1 entries, found e.g. \[0.5\]"):
+        qkern.ops.hadamard(x, signs=s)
+    s[5] = -1.0
+    expected = qkern.ops.hadamard(x * s, scale=None)
+    _assert_same_bits(qkern.ops.hadamard(x, signs=s), expected)
+    with torch.inference_mode():
+        t = had.random_signs(64, seed=4)
+        _assert_same_bits(qkern.ops.hadamard(x, signs=t), qkern.ops.hadamard(x * t))
+
+
 def test_signs_of_other_dtypes_are_accepted():
     x = torch.randn(2, 64)
     s = had.random_signs(64, seed=3)
@@ -176,6 +191,15 @@ def test_in_place(cpu_isa, dtype, n):
     qkern.ops.hadamard_(view, signs=s)
     _assert_same_bits(view, expected)
     _assert_same_bits(wide[:, n:], tail)  # the columns between the rows are not touched
+
+
+def test_in_place_refuses_tensors_that_require_grad():
+    x = torch.randn(2, 8, requires_grad=True)
+    y = x * 2
+    with pytest.raises(RuntimeError, match=r"x: hadamard_ \(in place\) is not differentiable"):
+        qkern.ops.hadamard_(y)
+    with torch.no_grad():
+        qkern.ops.hadamard_(y)
 
 
 def test_in_place_refuses_unviewable_rows():

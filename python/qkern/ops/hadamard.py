@@ -14,6 +14,7 @@ except that INT4 scales are stored in x's dtype (as quantize(x, f) stores them).
 from __future__ import annotations
 
 import math
+import weakref
 from typing import List, Optional, Union
 
 import torch
@@ -58,12 +59,30 @@ def _scale_value(scale: Optional[float], n: int) -> float:
     return 1.0 / math.sqrt(n) if scale is None else float(scale)
 
 
+# id(signs) -> (weak reference, version counter, validated contiguous fp32 copy). Checking
+# the values costs a few small torch ops and a sync (~40 us) per call, while signs are
+# normally a fixed buffer. The version counter (shared by all views of a storage) changes
+# on any in-place write; the weak reference drops the entry with the tensor, so a reused
+# id cannot hit a stale entry.
+_checked_signs: dict = {}
+
+
 def _kernel_signs(signs: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
     """signs as the kernels take them (contiguous fp32), after checking the values."""
     if signs is None:
         return None
+    cacheable = not signs.is_inference()  # inference tensors have no version counter
+    key = id(signs)
+    if cacheable:
+        hit = _checked_signs.get(key)
+        if hit is not None and hit[0]() is signs and hit[1] == signs._version:
+            return hit[2]
     _had.check_signs(signs)
-    return signs.to(torch.float32).contiguous()
+    f32 = signs.to(torch.float32).contiguous()
+    if cacheable:
+        ref = weakref.ref(signs, lambda _, key=key, cache=_checked_signs: cache.pop(key, None))
+        _checked_signs[key] = (ref, signs._version, f32)
+    return f32
 
 
 def _rows_view(x: torch.Tensor) -> Optional[torch.Tensor]:
@@ -121,17 +140,26 @@ def _hadamard_cpu(x, scale, signs, transpose):
     return out
 
 
+def _check_inplace(x, scale, signs) -> int:
+    # hadamard_ has no autograd formula: without this check, a tensor that requires grad
+    # would keep its previous grad_fn and get a silently wrong gradient
+    if torch.is_grad_enabled() and x.requires_grad:
+        raise RuntimeError("x: hadamard_ (in place) is not differentiable and x requires grad; "
+                           "use hadamard() or run under torch.no_grad()")
+    return _check_common(x, scale, signs)
+
+
 def _hadamard_inplace_fake(x, scale, signs, transpose):
-    _check_common(x, scale, signs)
+    _check_inplace(x, scale, signs)
 
 
 def _hadamard_inplace_reference(x, scale, signs, transpose):
-    _check_common(x, scale, signs)
+    _check_inplace(x, scale, signs)
     x.copy_(_had.transform(x, scale, signs, transpose))
 
 
 def _hadamard_inplace_cpu(x, scale, signs, transpose):
-    n = _check_common(x, scale, signs)
+    n = _check_inplace(x, scale, signs)
     signs = _kernel_signs(signs)
     x2 = _rows_view(x)
     if x2 is None:
