@@ -13,14 +13,15 @@
 #include "formats/row_kernels.h"
 
 namespace qkern {
-namespace {
 
-const RowKernels& kernels() {
+const RowKernels& active_row_kernels() {
 #if defined(QKERN_BUILD_AVX2)
   if (active_isa() == Isa::kAvx2) return row_kernels_avx2();
 #endif
   return row_kernels_scalar();
 }
+
+namespace {
 
 // Elements of the row-major [rows, cols] view -> bytes of its quantized codes.
 int64_t code_bytes(FormatKind k, int64_t elements) { return is_4bit(k) ? elements / 2 : elements; }
@@ -46,11 +47,57 @@ float global_finite_amax(const RowKernels& k, const void* x, DType t, int64_t n)
 
 }  // namespace
 
+void quantize_block(const RowKernels& k, const QuantizeParams& p, float d, const float* x, int64_t b,
+                    int64_t scale_index) {
+  const FormatSpec& f = p.fmt;
+  const int64_t block = f.block;
+  const BlockStats st = k.block_stats(x, block);
+  void* q = static_cast<char*>(p.qdata) + code_bytes(f.kind, b * block);
+  if (!st.finite) std::memset(q, 0, size_t(code_bytes(f.kind, block)));
+  switch (f.kind) {
+    case FormatKind::kInt4: {
+      Int4Params ip = f.symmetric ? int4_sym_params(st.amax, p.scale_dtype)
+                                  : int4_asym_params(st.lo, st.hi, p.scale_dtype);
+      if (!st.finite) ip = {NAN, 0.0f};
+      store_one(p.scale, p.scale_dtype, scale_index, ip.scale);
+      if (!f.symmetric) p.zero[b] = uint8_t(ip.zero);
+      if (st.finite) k.encode_int4(x, block, ip, static_cast<uint8_t*>(q));
+      break;
+    }
+    case FormatKind::kMxfp4: {
+      uint8_t code = !st.finite ? kE8m0Nan : f.rceil ? mx_scale_rceil(st.amax)
+                                                     : mx_scale_floor(st.amax);
+      *at<uint8_t>(p.scale, scale_index) = code;
+      if (st.finite) k.encode_e2m1(x, block, mx_element_factor(code), static_cast<uint8_t*>(q));
+      break;
+    }
+    case FormatKind::kNvfp4: {
+      Nvfp4BlockParams np = f.global_scale ? nvfp4_block_params(st.amax, d)
+                                           : nvfp4_block_params_single(st.amax);
+      *at<uint8_t>(p.scale, scale_index) = st.finite ? np.scale : kE4m3Nan;
+      if (st.finite) k.encode_e2m1(x, block, np.factor, static_cast<uint8_t*>(q));
+      break;
+    }
+    case FormatKind::kInt8: {
+      float s = st.finite ? int8_row_scale(st.amax) : NAN;
+      *at<float>(p.scale, scale_index) = s;
+      if (st.finite) k.encode_int8(x, block, s, static_cast<int8_t*>(q));
+      break;
+    }
+    case FormatKind::kFp8: {
+      float s = st.finite ? fp8_row_scale(st.amax) : NAN;
+      *at<float>(p.scale, scale_index) = s;
+      if (st.finite) k.encode_fp8(x, block, s, static_cast<uint8_t*>(q));
+      break;
+    }
+  }
+}
+
 Status quantize_cpu(const QuantizeParams& p) {
   const FormatSpec& f = p.fmt;
   if (Status s = check_params(p); s != Status::kOk) return s;
   if (p.rows == 0 || p.cols == 0) return Status::kOk;
-  const RowKernels& k = kernels();
+  const RowKernels& k = active_row_kernels();
   const bool two_level = is_two_level(f);
 
   const float d = two_level
@@ -67,47 +114,7 @@ Status quantize_cpu(const QuantizeParams& p) {
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t first = b * block;  // first element of the block in the flat view
       k.load_f32(static_cast<const char*>(p.x) + first * xsize, p.x_dtype, block, buf.data());
-      const BlockStats st = k.block_stats(buf.data(), block);
-      void* q = static_cast<char*>(p.qdata) + code_bytes(f.kind, first);
-      if (!st.finite) std::memset(q, 0, size_t(code_bytes(f.kind, block)));
-      switch (f.kind) {
-        case FormatKind::kInt4: {
-          Int4Params ip = f.symmetric ? int4_sym_params(st.amax, p.scale_dtype)
-                                      : int4_asym_params(st.lo, st.hi, p.scale_dtype);
-          if (!st.finite) ip = {NAN, 0.0f};
-          store_one(p.scale, p.scale_dtype, b, ip.scale);
-          if (!f.symmetric) p.zero[b] = uint8_t(ip.zero);
-          if (st.finite) k.encode_int4(buf.data(), block, ip, static_cast<uint8_t*>(q));
-          break;
-        }
-        case FormatKind::kMxfp4: {
-          uint8_t code = !st.finite ? kE8m0Nan : f.rceil ? mx_scale_rceil(st.amax)
-                                                         : mx_scale_floor(st.amax);
-          *at<uint8_t>(p.scale, b) = code;
-          if (st.finite)
-            k.encode_e2m1(buf.data(), block, mx_element_factor(code), static_cast<uint8_t*>(q));
-          break;
-        }
-        case FormatKind::kNvfp4: {
-          Nvfp4BlockParams np = two_level ? nvfp4_block_params(st.amax, d)
-                                          : nvfp4_block_params_single(st.amax);
-          *at<uint8_t>(p.scale, b) = st.finite ? np.scale : kE4m3Nan;
-          if (st.finite) k.encode_e2m1(buf.data(), block, np.factor, static_cast<uint8_t*>(q));
-          break;
-        }
-        case FormatKind::kInt8: {
-          float s = st.finite ? int8_row_scale(st.amax) : NAN;
-          *at<float>(p.scale, b) = s;
-          if (st.finite) k.encode_int8(buf.data(), block, s, static_cast<int8_t*>(q));
-          break;
-        }
-        case FormatKind::kFp8: {
-          float s = st.finite ? fp8_row_scale(st.amax) : NAN;
-          *at<float>(p.scale, b) = s;
-          if (st.finite) k.encode_fp8(buf.data(), block, s, static_cast<uint8_t*>(q));
-          break;
-        }
-      }
+      quantize_block(k, p, d, buf.data(), b, b);
     }
   });
   return Status::kOk;
@@ -117,7 +124,7 @@ Status dequantize_cpu(const DequantizeParams& p) {
   const FormatSpec& f = p.fmt;
   if (Status s = check_params(p); s != Status::kOk) return s;
   if (p.rows == 0 || p.cols == 0) return Status::kOk;
-  const RowKernels& k = kernels();
+  const RowKernels& k = active_row_kernels();
   const bool two_level = is_two_level(f);
   const bool has_zero = has_zero_point(f);
   const float d = two_level ? p.global_scale[0] : 1.0f;
