@@ -1,0 +1,73 @@
+"""Measured peaks of this machine: every kernel result is reported as a fraction of them.
+
+- copy: ``dst.copy_(src)`` over a buffer several times the last-level cache, counted as
+  2 x buffer bytes per call (one read, one write: the STREAM "copy" convention; the
+  write-allocate read some CPUs add is not counted, for the kernels as for the probe).
+- matmul: a square dense ``torch.matmul`` per dtype, 2 n^3 FLOP per call.
+
+A peak is the best repetition, not the median: it is the most this machine was seen to
+do. The runner probes before and after the kernels and keeps the higher value, so that a
+noisy neighbour during one probe does not make every fraction look better than it is.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List
+
+import torch
+
+from .timing import TimerConfig, measure
+
+# Matmul probe sizes: large enough to reach the dense peak, small enough to stay a few
+# seconds on a small CPU (n = 2048 fp32 is ~17 GFLOP) and well under a second on a GPU.
+_MATMUL_N = {"cpu": 2048, "cuda": 8192}
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """"float32" for torch.float32: the key of a dtype in results and peaks."""
+    return str(dtype).removeprefix("torch.")
+
+
+def copy_buffer_bytes(device: torch.device, cache_bytes: int) -> int:
+    """Four times the cache the probe must not fit in, and at least 64 MiB (CPU) /
+    1 GiB (GPU, whose memory system needs a large transfer to reach its peak)."""
+    floor = (1 << 30) if device.type == "cuda" else (64 << 20)
+    return max(4 * cache_bytes, floor)
+
+
+def copy_probe(device: torch.device, nbytes: int, cfg: TimerConfig) -> Dict[str, Any]:
+    src = torch.ones(nbytes // 4, dtype=torch.float32, device=device)  # pages touched
+    dst = torch.zeros_like(src)
+    timing, _ = measure(lambda: dst.copy_(src), device, cfg)
+    moved = 2 * src.nbytes
+    return {"name": "copy", "unit": "GB/s", "dtype": None, "size": f"{src.nbytes} bytes",
+            "bytes_per_call": moved, "best": moved / min(timing.times) / 1e9,
+            "median": moved / timing.median / 1e9, "time": timing.to_json()}
+
+
+def matmul_probe(device: torch.device, dtype: torch.dtype, cfg: TimerConfig) -> Dict[str, Any]:
+    n = _MATMUL_N[device.type]
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    timing, _ = measure(lambda: torch.matmul(a, b), device, cfg)
+    flops = 2.0 * n ** 3
+    return {"name": "matmul", "unit": "TFLOP/s", "dtype": dtype_name(dtype),
+            "size": f"{n}x{n}x{n}", "flops_per_call": flops, "best": flops / min(timing.times) / 1e12,
+            "median": flops / timing.median / 1e12, "time": timing.to_json()}
+
+
+def run_probes(device: torch.device, cache_bytes: int, cfg: TimerConfig,
+               matmul_dtypes: Iterable[torch.dtype]) -> List[Dict[str, Any]]:
+    probes = [copy_probe(device, copy_buffer_bytes(device, cache_bytes), cfg)]
+    probes += [matmul_probe(device, dtype, cfg) for dtype in matmul_dtypes]
+    return probes
+
+
+def peaks(probes: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
+    """{"copy_gbps": best copy, "matmul_tflops": {dtype: best}} over all probe runs."""
+    out: Dict[str, Any] = {"copy_gbps": 0.0, "matmul_tflops": {}}
+    for p in probes:
+        if p["name"] == "copy":
+            out["copy_gbps"] = max(out["copy_gbps"], p["best"])
+        else:
+            out["matmul_tflops"][p["dtype"]] = max(out["matmul_tflops"].get(p["dtype"], 0.0), p["best"])
+    return out
