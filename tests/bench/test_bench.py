@@ -62,7 +62,9 @@ def test_every_family_reports_something(quick_run):
 
 def test_probes_are_sane(quick_run):
     _, _, doc = quick_run
-    assert doc["peaks"]["copy_gbps"] > 0
+    peaks = doc["peaks"]
+    assert peaks["copy_gbps"] > 0 and peaks["read_gbps"] > 0
+    assert peaks["memory_gbps"] == max(peaks["copy_gbps"], peaks["read_gbps"])
     assert set(doc["peaks"]["matmul_tflops"]) == {"float32", "bfloat16"}
     assert all(v > 0 for v in doc["peaks"]["matmul_tflops"].values())
     fractions = [r["roofline_fraction"] for r in doc["results"] if r["roofline_fraction"] is not None]
@@ -105,6 +107,7 @@ def test_bad_arguments_exit_2(capsys):
     assert "--ops: unknown gemm" in capsys.readouterr().err
     assert cli.main(["bench", "--shapes", "llama9"]) == 2
     assert cli.main(["bench", "--m", "0"]) == 2
+    assert cli.main(["bench", "--threads", "0"]) == 2
 
 
 # ----------------------------------------------------------------------------- parts
@@ -178,7 +181,8 @@ def _ctx(shape="64x256"):
 
 
 def _run(family, ctx):
-    return [r for c in FAMILIES[family](ctx) for r in runner._run_case(c, ctx, None, False, report.Progress(False))]
+    quiet = report.Progress(enabled=False)
+    return [r for c in FAMILIES[family](ctx) for r in runner._run_case(c, ctx, None, False, quiet)]
 
 
 def _dense_hadamard(x, scale=None, *, signs=None):
@@ -214,5 +218,5 @@ def test_w4a16_cases_with_an_op(monkeypatch):
     records = _run("w4a16", _ctx())
     mine = [r for r in records if r["role"] == "qkern"]
     assert len(mine) == 2 and all(r["status"] == "ok" and r["check"]["ok"] for r in mine)
-    runner._derive(records, {"copy_gbps": 10.0, "matmul_tflops": {"float32": 1.0, "bfloat16": 1.0}})
+    runner._derive(records, {"memory_gbps": 10.0, "matmul_tflops": {"float32": 1.0, "bfloat16": 1.0}})
     assert set(mine[0]["speedup"]) == {"dense", "torch int4", "reference"}

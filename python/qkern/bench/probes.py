@@ -3,6 +3,9 @@
 - copy: ``dst.copy_(src)`` over a buffer several times the last-level cache, counted as
   2 x buffer bytes per call (one read, one write: the STREAM "copy" convention; the
   write-allocate read some CPUs add is not counted, for the kernels as for the probe).
+- read: ``src.sum()`` over the same buffer, 1 x buffer bytes. Streams that only read (a
+  GEMV's weight) can beat the copy rate, which pays for its writes; the memory peak is
+  the higher of the two, so that no kernel's fraction exceeds 1 for that reason.
 - matmul: a square dense ``torch.matmul`` per dtype, 2 n^3 FLOP per call.
 
 A peak is the best repetition, not the median: it is the most this machine was seen to
@@ -27,21 +30,32 @@ def dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
-def copy_buffer_bytes(device: torch.device, cache_bytes: int) -> int:
+def bandwidth_buffer_bytes(device: torch.device, cache_bytes: int) -> int:
     """Four times the cache the probe must not fit in, and at least 64 MiB (CPU) /
     1 GiB (GPU, whose memory system needs a large transfer to reach its peak)."""
     floor = (1 << 30) if device.type == "cuda" else (64 << 20)
     return max(4 * cache_bytes, floor)
 
 
-def copy_probe(device: torch.device, nbytes: int, cfg: TimerConfig) -> Dict[str, Any]:
+def _bandwidth_probe(name: str, device: torch.device, nbytes: int, cfg: TimerConfig) -> Dict[str, Any]:
     src = torch.ones(nbytes // 4, dtype=torch.float32, device=device)  # pages touched
-    dst = torch.zeros_like(src)
-    timing, _ = measure(lambda: dst.copy_(src), device, cfg)
-    moved = 2 * src.nbytes
-    return {"name": "copy", "unit": "GB/s", "dtype": None, "size": f"{src.nbytes} bytes",
+    if name == "copy":
+        dst = torch.zeros_like(src)
+        fn, moved = (lambda: dst.copy_(src)), 2 * src.nbytes
+    else:
+        fn, moved = (lambda: src.sum()), src.nbytes
+    timing, _ = measure(fn, device, cfg)
+    return {"name": name, "unit": "GB/s", "dtype": None, "size": f"{src.nbytes} bytes",
             "bytes_per_call": moved, "best": moved / min(timing.times) / 1e9,
             "median": moved / timing.median / 1e9, "time": timing.to_json()}
+
+
+def copy_probe(device: torch.device, nbytes: int, cfg: TimerConfig) -> Dict[str, Any]:
+    return _bandwidth_probe("copy", device, nbytes, cfg)
+
+
+def read_probe(device: torch.device, nbytes: int, cfg: TimerConfig) -> Dict[str, Any]:
+    return _bandwidth_probe("read", device, nbytes, cfg)
 
 
 def matmul_probe(device: torch.device, dtype: torch.dtype, cfg: TimerConfig) -> Dict[str, Any]:
@@ -57,17 +71,21 @@ def matmul_probe(device: torch.device, dtype: torch.dtype, cfg: TimerConfig) -> 
 
 def run_probes(device: torch.device, cache_bytes: int, cfg: TimerConfig,
                matmul_dtypes: Iterable[torch.dtype]) -> List[Dict[str, Any]]:
-    probes = [copy_probe(device, copy_buffer_bytes(device, cache_bytes), cfg)]
+    nbytes = bandwidth_buffer_bytes(device, cache_bytes)
+    probes = [copy_probe(device, nbytes, cfg), read_probe(device, nbytes, cfg)]
     probes += [matmul_probe(device, dtype, cfg) for dtype in matmul_dtypes]
     return probes
 
 
 def peaks(probes: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
-    """{"copy_gbps": best copy, "matmul_tflops": {dtype: best}} over all probe runs."""
-    out: Dict[str, Any] = {"copy_gbps": 0.0, "matmul_tflops": {}}
+    """Best of all probe runs: {"copy_gbps", "read_gbps", "memory_gbps" (the higher of
+    the two), "matmul_tflops": {dtype: TFLOP/s}}."""
+    out: Dict[str, Any] = {"copy_gbps": 0.0, "read_gbps": 0.0, "matmul_tflops": {}}
     for p in probes:
-        if p["name"] == "copy":
-            out["copy_gbps"] = max(out["copy_gbps"], p["best"])
-        else:
+        if p["name"] == "matmul":
             out["matmul_tflops"][p["dtype"]] = max(out["matmul_tflops"].get(p["dtype"], 0.0), p["best"])
+        else:
+            key = f"{p['name']}_gbps"
+            out[key] = max(out[key], p["best"])
+    out["memory_gbps"] = max(out["copy_gbps"], out["read_gbps"])
     return out

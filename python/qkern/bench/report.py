@@ -78,20 +78,33 @@ def _columns(rows: List[List[str]], right: Sequence[int]) -> List[str]:
                       for i, (c, w) in enumerate(zip(r, widths))).rstrip() for r in rows]
 
 
+def _cpu_ranges(cpus: List[int]) -> str:
+    """[0, 1, 2, 5] -> "0-2,5"."""
+    runs: List[List[int]] = []
+    for c in sorted(cpus):
+        if runs and c == runs[-1][1] + 1:
+            runs[-1][1] = c
+        else:
+            runs.append([c, c])
+    return ",".join(f"{a}-{b}" if b > a else f"{a}" for a, b in runs)
+
+
 def _header(doc: Dict[str, Any]) -> List[str]:
     m, cfg, pin, peaks = doc["machine"], doc["config"], doc["pinning"], doc["peaks"]
     info = m["qkern_info"]
     git = m["git"]
     commit = f", commit {git['sha'][:10]}{' (dirty)' if git['dirty'] else ''}" if git else ""
     where = m["gpu"]["name"] if cfg["device"] == "cuda" else m["cpu_model"]
-    cpus = f", CPUs {','.join(map(str, pin['cpus']))}" if pin["cpus"] else ""
+    cpus = f" on CPUs {_cpu_ranges(pin['cpus'])}" if pin["cpus"] else ""
     mm = ", ".join(f"{d} {v:.3g} TFLOP/s" for d, v in peaks["matmul_tflops"].items())
     return [
         f"qkern bench: {cfg['device']} ({where}), {cfg['dtype']}, {'quick' if cfg['quick'] else 'full'}"
         f" run, {pin['threads']} threads{cpus}",
         f"qkern {info['qkern']}{commit}, torch {info['torch']}, cpu kernels {info['cpu_isa']['active']}",
-        f"measured peaks: copy {peaks['copy_gbps']:.3g} GB/s; matmul {mm}",
-        "roofline = max(bytes / copy peak, FLOPs / matmul peak) / time; speedup = baseline time / qkern time",
+        f"measured peaks: copy {peaks['copy_gbps']:.3g} GB/s, read {peaks['read_gbps']:.3g} GB/s;"
+        f" matmul {mm}",
+        "roofline = max(bytes / best of copy and read, FLOPs / matmul peak) / time; "
+        "speedup = baseline time / qkern time",
     ]
 
 

@@ -144,7 +144,9 @@ def _run_case(case: Case, ctx: Context, flusher: Optional[CacheFlusher], cuda_gr
     if truth in outputs and by_name[truth].checked:
         for impl, rec in zip(impls, records):
             if impl.name != truth and impl.name in outputs and impl.checked:
-                tol = case.tol if impl.dtype is None or case.tol == 0 else max(case.tol, tolerance(impl.dtype))
+                tol = case.tol
+                if impl.dtype is not None and tol > 0:
+                    tol = max(tol, tolerance(impl.dtype))
                 rec["check"] = {"against": truth, **compare(outputs[impl.name], outputs[truth], tol)}
     return records
 
@@ -152,9 +154,9 @@ def _run_case(case: Case, ctx: Context, flusher: Optional[CacheFlusher], cuda_gr
 def _derive(records: List[Dict[str, Any]], peaks: Dict[str, Any]) -> None:
     """GB/s, TFLOP/s, roofline fraction and speedups, from the medians and the peaks.
 
-    Roofline time = max(bytes / copy bandwidth, FLOPs / dense matmul peak in the record's
+    Roofline time = max(bytes / memory peak, FLOPs / dense matmul peak in the record's
     compute dtype); the fraction is roofline time over measured time (1.0 = at the peak)."""
-    bw = peaks["copy_gbps"] * 1e9
+    bw = peaks["memory_gbps"] * 1e9
     for r in records:
         if r["time"] is None:
             continue
@@ -186,6 +188,8 @@ def run(cfg: Config) -> Dict[str, Any]:
     started = time.perf_counter()
     device = resolve_device(cfg.device)
     families = _check_ops(cfg.ops)
+    if cfg.threads is not None and cfg.threads < 1:
+        raise ValueError(f"--threads: expected a positive count, got {cfg.threads}")
     shape_set = shapes.parse(cfg.shapes)
     quick_m = shapes.QUICK_M_VALUES if cfg.quick else shapes.M_VALUES
     m_values = tuple(cfg.m_values) if cfg.m_values else quick_m
@@ -199,12 +203,15 @@ def run(cfg: Config) -> Dict[str, Any]:
         gpu = info["gpu"]
         cache = (gpu["l2_bytes"] or 0) if device.type == "cuda" else info["llc_bytes"]
         matmul_dtypes = (torch.float32, torch.bfloat16)
-        progress.note("probing copy bandwidth and matmul peaks")
+        progress.note("probing memory bandwidth and matmul peaks")
         probe_runs = probes.run_probes(device, cache, timer, matmul_dtypes)
 
         items: List[Any] = []
         for fam in families:
-            items += FAMILIES[fam](ctx)
+            try:
+                items += FAMILIES[fam](ctx)
+            except Exception as e:  # a family that cannot even list its cases is reported
+                items.append(Unavailable(fam, "-", f"listing cases failed: {type(e).__name__}: {e}"))
         cases = [c for c in items if isinstance(c, Case)]
         unavailable = [asdict(u) for u in items if isinstance(u, Unavailable)]
         # Twice the cache, so that every line of it is replaced (see CacheFlusher).
@@ -225,8 +232,8 @@ def run(cfg: Config) -> Dict[str, Any]:
     _derive(records, peaks)
     return {
         "schema_version": SCHEMA_VERSION,
-        "config": {"device": device.type, "dtype": probes.dtype_name(dtype), "ops": families, "shapes": cfg.shapes,
-                   "m_values": list(m_values), "quick": cfg.quick, "flush": cfg.flush,
+        "config": {"device": device.type, "dtype": probes.dtype_name(dtype), "ops": families,
+                   "shapes": cfg.shapes, "m_values": list(m_values), "quick": cfg.quick, "flush": cfg.flush,
                    "cuda_graphs": cfg.cuda_graphs and device.type == "cuda",
                    "timer": asdict(timer)},
         "machine": info,

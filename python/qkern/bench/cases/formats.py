@@ -1,6 +1,7 @@
 """quantize / dequantize of weights in INT4 g128, MXFP4 and NVFP4.
 
-Memory-bound: the roofline is the bytes read and written over the copy bandwidth.
+Memory-bound: the roofline is the bytes read and written over the measured memory
+bandwidth.
 Baseline: the pure-PyTorch reference (qkern.reference), which qkern must match bit for bit.
 """
 from __future__ import annotations

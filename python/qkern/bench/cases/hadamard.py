@@ -1,9 +1,9 @@
 """hadamard (y = x H / sqrt(n) over the last dim) and hadamard_quantize (fused rotation +
 activation quantization), on 64 rows of each model's hidden and intermediate size.
 
-Memory-bound: the roofline is the bytes read and written over the copy bandwidth (the
-transform's n log2 n additions are far below the compute peak). Baselines: ``x @ H`` with
-a dense Hadamard matrix (scipy.linalg.hadamard; n a power of two), qkern.reference's
+Memory-bound: the roofline is the bytes read and written over the measured memory
+bandwidth (the transform's n log2 n additions are far below the compute peak). Baselines:
+``x @ H`` with a dense Hadamard matrix (scipy.linalg.hadamard; n a power of two), qkern.reference's
 hadamard when the build has one, and on CUDA the ``fast_hadamard_transform`` package.
 hadamard_quantize is compared with its two steps run one after the other.
 """

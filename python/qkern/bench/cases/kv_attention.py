@@ -3,7 +3,7 @@
 qkern's kernel (qkern.ops.int4_kv_decode_attention) is not in this build, so its row says
 so; the baseline is ready and runs: torch's scaled_dot_product_attention on the same
 cache in the compute dtype, with the models' grouped-query heads. Memory-bound: the
-roofline is the cache bytes over the copy bandwidth.
+roofline is the cache bytes over the measured memory bandwidth.
 """
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ def kv_attention_cases(ctx: Context) -> List[Case]:
     # Attention shapes come from models only; custom NxK weights say nothing about heads.
     models = ctx.shapes.models or (MODELS["llama3-8b"],)
     lens = QUICK_SEQ_LENS if ctx.quick else SEQ_LENS
-    return [Case("kv_attention", "decode_attention", m.name, f"{m.heads}/{m.kv_heads} heads x{m.head_dim}, L={n}",
+    return [Case("kv_attention", "decode_attention", m.name,
+                 f"{m.heads}/{m.kv_heads} heads x{m.head_dim}, L={n}",
                  {"heads": m.heads, "kv_heads": m.kv_heads, "head_dim": m.head_dim, "seq_len": n},
                  _build(ctx, m, n)) for m in models for n in lens]

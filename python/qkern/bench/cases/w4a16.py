@@ -1,8 +1,8 @@
 """w4a16: y = x @ W^T with a 4-bit weight (prepacked once) and 16/32-bit activations, on
 the models' linear layers at M = 1, 16, 256, 2048 tokens.
 
-Roofline: max(bytes / copy bandwidth, FLOPs / dense matmul peak) per implementation, so
-decode (small M) is judged by how fast it streams the weight and prefill (large M) by
+Roofline: max(bytes / memory bandwidth, FLOPs / dense matmul peak) per implementation,
+so decode (small M) is judged by how fast it streams the weight and prefill (large M) by
 its FLOP rate. Baselines:
 - dense: torch's matmul on the dequantized weight (fp32 on CPU, bf16 on CUDA); the same
   values, so its result is checked too;
