@@ -161,6 +161,14 @@ def test_pinning_restores_threads():
     assert (torch.get_num_threads(), qkern._C.get_num_threads(), os.sched_getaffinity(0)) == before
 
 
+def test_fallback_is_named():
+    """A qkern row that would time the reference fallback says so (no CUDA kernels here)."""
+    assert runner.fallback_note("dequantize", torch.device("cpu")) == ""
+    has_cuda_kernel = torch._C._dispatch_has_kernel_for_dispatch_key("qkern::dequantize", "CUDA")
+    assert bool(runner.fallback_note("dequantize", torch.device("cuda"))) != has_cuda_kernel
+    assert runner.fallback_note("no_such_op", torch.device("cuda")) == ""
+
+
 def test_torch_int4_convention():
     """torch's int4 CPU GEMM on torch_int4_pack's operands computes x @ dequantize(q)^T."""
     for fmt in (INT4(128), INT4(128, symmetric=False)):
@@ -220,3 +228,16 @@ def test_w4a16_cases_with_an_op(monkeypatch):
     assert len(mine) == 2 and all(r["status"] == "ok" and r["check"]["ok"] for r in mine)
     runner._derive(records, {"memory_gbps": 10.0, "matmul_tflops": {"float32": 1.0, "bfloat16": 1.0}})
     assert set(mine[0]["speedup"]) == {"dense", "torch int4", "reference"}
+
+
+def test_shared_baseline_timing_is_reused_and_still_checked():
+    ctx = _ctx()
+    shared = {}
+    quiet = report.Progress(enabled=False)
+    runs = [runner._run_case(c, ctx, None, False, quiet, shared) for c in FAMILIES["w4a16"](ctx)
+            if c.dims["m"] == 1]
+    runs += [runner._run_case(c, ctx, None, False, quiet, shared) for c in FAMILIES["w4a16"](ctx)
+             if c.dims["m"] == 1]
+    first, again = ([r for r in run if r["impl"] == "dense"][0] for run in runs)
+    assert again["time"] == first["time"] and "same work as in" in again["note"]
+    assert again["check"]["ok"]

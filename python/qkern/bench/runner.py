@@ -116,8 +116,21 @@ def _record(case: Case, impl: Optional[Impl], ctx: Context, status: str, note: s
             "speedup": {}, "check": None}
 
 
+def fallback_note(op: str, device: torch.device) -> str:
+    """Says so when torch.ops.qkern.<op> has no kernel for ``device`` and its calls go to
+    the pure-PyTorch reference (ops/_registry.py): that row then times the reference."""
+    name = f"qkern::{op}"
+    if not hasattr(torch.ops.qkern, op) or torch._C._dispatch_has_kernel_for_dispatch_key(
+            name, device.type.upper()):
+        return ""
+    return f"{name} has no {device.type} kernel in this build: this times its pure-PyTorch fallback"
+
+
 def _run_case(case: Case, ctx: Context, flusher: Optional[CacheFlusher], cuda_graphs: bool,
-              progress: Progress) -> List[Dict[str, Any]]:
+              progress: Progress, shared: Optional[Dict[tuple, Any]] = None) -> List[Dict[str, Any]]:
+    """Records of each implementation of ``case``; ``shared`` maps Impl.share_key to the
+    (timing, where) of implementations timed in earlier cases."""
+    shared = {} if shared is None else shared
     try:
         impls = case.build()
     except Exception as e:  # e.g. a shape a kernel rejects: reported, the suite goes on
@@ -128,17 +141,26 @@ def _run_case(case: Case, ctx: Context, flusher: Optional[CacheFlusher], cuda_gr
         records.append(rec)
         if impl.fn is None:
             continue
+        if impl.role == "qkern":
+            rec["note"] = "; ".join(filter(None, [rec["note"], fallback_note(case.op, ctx.device)]))
         progress.step(f"{case.op} {case.config} {case.shape}: {impl.name}")
         flush = flusher if flusher is not None and impl.bytes < flusher.nbytes else None
         try:
-            timing, outputs[impl.name] = measure(impl.fn, ctx.device, ctx.timer, flush=flush,
-                                                 cuda_graph=cuda_graphs)
+            if impl.share_key in shared:
+                outputs[impl.name] = impl.fn()
+                timing, where = shared[impl.share_key]
+                note = f"same work as in {where}: its timing"
+            else:
+                timing, outputs[impl.name] = measure(impl.fn, ctx.device, ctx.timer, flush=flush,
+                                                     cuda_graph=cuda_graphs)
+                note = timing.note
+                if impl.share_key is not None:
+                    shared[impl.share_key] = (timing, " ".join(filter(None, [case.config, case.shape])))
         except Exception as e:
             rec.update(status="error", note=f"{type(e).__name__}: {e}")
             continue
         rec["time"] = timing.to_json()
-        if timing.note:
-            rec["note"] = "; ".join(filter(None, [rec["note"], timing.note]))
+        rec["note"] = "; ".join(filter(None, [rec["note"], note]))
     by_name = {i.name: i for i in impls}
     truth = case.truth
     if truth in outputs and by_name[truth].checked:
@@ -218,8 +240,10 @@ def run(cfg: Config) -> Dict[str, Any]:
         flusher = CacheFlusher(device, 2 * cache) if cfg.flush and cache else None
         progress.start(len(cases))
         records: List[Dict[str, Any]] = []
+        shared: Dict[tuple, Any] = {}
         for case in cases:
-            records += _run_case(case, ctx, flusher, cfg.cuda_graphs and device.type == "cuda", progress)
+            records += _run_case(case, ctx, flusher, cfg.cuda_graphs and device.type == "cuda", progress,
+                                 shared)
             progress.advance()
         del flusher
         progress.note("measuring host overhead per call")

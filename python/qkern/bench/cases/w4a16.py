@@ -67,7 +67,8 @@ def _build(ctx: Context, n: int, k: int, m: int, fmt):
         qkern = needs_ops(OPS, "qkern", lambda: ops.w4a16_linear(x, weight), nbytes(x, q) + y_bytes,
                           flops, role="qkern")
         weight = ops.prepack(q, ctx.device) if qkern.fn is not None else None  # once, untimed
-        impls = [qkern, Impl("dense", lambda: F.linear(x, w), nbytes(x, w) + y_bytes, flops)]
+        impls = [qkern, Impl("dense", lambda: F.linear(x, w), nbytes(x, w) + y_bytes, flops,
+                             share_key=("dense", m, n, k, ctx.dtype))]
         note = _torch_int4_note(ctx, fmt, n)
         if note:
             impls.append(Impl("torch int4", None, note=note))
