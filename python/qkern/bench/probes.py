@@ -9,8 +9,10 @@
 - matmul: a square dense ``torch.matmul`` per dtype, 2 n^3 FLOP per call.
 
 A peak is the best repetition, not the median: it is the most this machine was seen to
-do. The runner probes before and after the kernels and keeps the higher value, so that a
-noisy neighbour during one probe does not make every fraction look better than it is.
+do. The runner probes before and after the kernels and keeps the higher value, and counts
+the best repetitions of torch's own dense kernels among the baselines as measurements too,
+so that a busy neighbour during a probe does not make every fraction look better than it
+is (on a shared machine, contention can halve a probe).
 """
 from __future__ import annotations
 
@@ -77,15 +79,36 @@ def run_probes(device: torch.device, cache_bytes: int, cfg: TimerConfig,
     return probes
 
 
-def peaks(probes: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
-    """Best of all probe runs: {"copy_gbps", "read_gbps", "memory_gbps" (the higher of
-    the two), "matmul_tflops": {dtype: TFLOP/s}}."""
-    out: Dict[str, Any] = {"copy_gbps": 0.0, "read_gbps": 0.0, "matmul_tflops": {}}
+def peaks(probes: Iterable[Dict[str, Any]], evidence: Iterable[Dict[str, Any]] = ()) -> Dict[str, Any]:
+    """The peaks every fraction is taken of: the best of all probe runs and of ``evidence``
+    (the best repetitions of torch's dense kernels among the baselines, as
+    {"name": "memory" | "matmul", "dtype", "best", "source"}), each with its source.
+
+    Returns {"copy_gbps", "read_gbps", "memory_gbps", "matmul_tflops": {dtype: TFLOP/s},
+    "sources": {"memory" | "matmul <dtype>": what measured it}}.
+    """
+    out: Dict[str, Any] = {"copy_gbps": 0.0, "read_gbps": 0.0, "memory_gbps": 0.0,
+                           "matmul_tflops": {}, "sources": {}}
+
+    def offer(slot: str, value: float, source: str) -> None:
+        """slot: "memory" or "matmul <dtype>"."""
+        if slot == "memory":
+            table, key = out, "memory_gbps"
+        else:
+            table, key = out["matmul_tflops"], slot.split()[1]
+        if value > table.get(key, 0.0):
+            table[key] = value
+            out["sources"][slot] = source
+
     for p in probes:
         if p["name"] == "matmul":
-            out["matmul_tflops"][p["dtype"]] = max(out["matmul_tflops"].get(p["dtype"], 0.0), p["best"])
+            offer(f"matmul {p['dtype']}", p["best"], f"matmul probe {p['size']}")
         else:
-            key = f"{p['name']}_gbps"
-            out[key] = max(out[key], p["best"])
-    out["memory_gbps"] = max(out["copy_gbps"], out["read_gbps"])
+            out[f"{p['name']}_gbps"] = max(out[f"{p['name']}_gbps"], p["best"])
+            offer("memory", p["best"], f"{p['name']} probe")
+    for e in evidence:
+        if e["name"] == "matmul" and e["dtype"] in out["matmul_tflops"]:
+            offer(f"matmul {e['dtype']}", e["best"], e["source"])
+        elif e["name"] == "memory":
+            offer("memory", e["best"], e["source"])
     return out

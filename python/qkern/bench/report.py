@@ -96,14 +96,18 @@ def _header(doc: Dict[str, Any]) -> List[str]:
     commit = f", commit {git['sha'][:10]}{' (dirty)' if git['dirty'] else ''}" if git else ""
     where = m["gpu"]["name"] if cfg["device"] == "cuda" else m["cpu_model"]
     cpus = f" on CPUs {_cpu_ranges(pin['cpus'])}" if pin["cpus"] else ""
-    mm = ", ".join(f"{d} {v:.3g} TFLOP/s" for d, v in peaks["matmul_tflops"].items())
+    def seen(slot: str) -> str:  # where a peak came from, when not from its probe
+        source = peaks["sources"].get(slot, "")
+        return "" if "probe" in source else f" (seen: {source})"
+
+    mm = ", ".join(f"{d} {v:.3g} TFLOP/s{seen('matmul ' + d)}" for d, v in peaks["matmul_tflops"].items())
     return [
         f"qkern bench: {cfg['device']} ({where}), {cfg['dtype']}, {'quick' if cfg['quick'] else 'full'}"
         f" run, {pin['threads']} threads{cpus}",
         f"qkern {info['qkern']}{commit}, torch {info['torch']}, cpu kernels {info['cpu_isa']['active']}",
-        f"measured peaks: copy {peaks['copy_gbps']:.3g} GB/s, read {peaks['read_gbps']:.3g} GB/s;"
-        f" matmul {mm}",
-        "roofline = max(bytes / best of copy and read, FLOPs / matmul peak) / time; "
+        f"measured peaks: memory {peaks['memory_gbps']:.3g} GB/s{seen('memory')} (copy "
+        f"{peaks['copy_gbps']:.3g}, read {peaks['read_gbps']:.3g}); matmul {mm}",
+        "roofline = max(bytes / memory peak, FLOPs / matmul peak) / time; "
         "speedup = baseline time / qkern time",
     ]
 

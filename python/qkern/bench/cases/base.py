@@ -38,6 +38,9 @@ class Impl:
     # baseline is the same for every weight format). The output is still computed once,
     # for the check.
     share_key: Optional[tuple] = None
+    # torch's own dense kernel (matmul): its best repetition also measures the machine's
+    # peak (runner._offer_evidence)
+    peak_evidence: bool = False
 
 
 @dataclass

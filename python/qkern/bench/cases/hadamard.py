@@ -58,7 +58,7 @@ def _hadamard_build(ctx: Context, n: int):
         h, exact, note = _dense_matrix(n, ctx)
         impls = [needs_ops(["hadamard"], "qkern", lambda: ops.hadamard(x), io, role="qkern"),
                  Impl("dense x@H", lambda: x @ h, nbytes(x, h, x), 2.0 * ROWS * n * n,
-                      checked=exact, note=note)]
+                      checked=exact, note=note, peak_evidence=True)]
         ref = getattr(reference, "hadamard", None)
         if ref is not None:
             impls.append(Impl("reference", lambda: ref(x), io))

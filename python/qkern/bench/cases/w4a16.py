@@ -68,7 +68,7 @@ def _build(ctx: Context, n: int, k: int, m: int, fmt):
                           flops, role="qkern")
         weight = ops.prepack(q, ctx.device) if qkern.fn is not None else None  # once, untimed
         impls = [qkern, Impl("dense", lambda: F.linear(x, w), nbytes(x, w) + y_bytes, flops,
-                             share_key=("dense", m, n, k, ctx.dtype))]
+                             share_key=("dense", m, n, k, ctx.dtype), peak_evidence=True)]
         note = _torch_int4_note(ctx, fmt, n)
         if note:
             impls.append(Impl("torch int4", None, note=note))
