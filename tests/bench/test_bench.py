@@ -3,8 +3,11 @@ validates against schema.json, its probes are sane, its checks catch a wrong ker
 No timing is asserted: these machines are shared and noisy (DESIGN.md section 6)."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import sys
 from importlib import resources
 
 import jsonschema
@@ -29,9 +32,6 @@ def schema():
 def quick_run(tmp_path_factory):
     """One CLI run of every family, as CI runs it: (exit code, table, JSON document)."""
     out = tmp_path_factory.mktemp("bench") / "out.json"
-    import contextlib
-    import io
-
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         rc = cli.main(["bench", *TINY, "--json", str(out)])
@@ -97,7 +97,7 @@ def test_plot(quick_run, tmp_path):
 
 
 def test_plot_without_matplotlib_says_what_to_install(quick_run, monkeypatch, tmp_path):
-    monkeypatch.setitem(__import__("sys").modules, "matplotlib", None)  # import fails
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails
     with pytest.raises(RuntimeError, match=r"pip install qkern\[bench\]"):
         report.plot(quick_run[2], str(tmp_path / "r.png"))
 
@@ -251,3 +251,14 @@ def test_peaks_take_the_best_measurement():
                             {"name": "memory", "dtype": None, "best": 11.0, "source": "gemv"}])
     assert p["memory_gbps"] == 12.0 and p["sources"]["memory"] == "read probe"
     assert p["matmul_tflops"] == {"float32": 2.0} and p["sources"]["matmul float32"] == "dense"
+
+
+def test_importable_without_matplotlib():
+    """qkern (and so `qkern bench` without --plot) works where matplotlib is absent."""
+    import subprocess
+
+    code = ("import sys; sys.modules['matplotlib'] = None\n"
+            "import qkern.cli, qkern.bench.runner, qkern.bench.report\n"
+            "print(qkern.cli.COMMANDS['bench'][0])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
+    assert out.returncode == 0, out.stderr
