@@ -6,4 +6,5 @@ PYBIND11_MODULE(_C, m) {
   qkern::bindings::register_runtime(m);
   qkern::bindings::register_formats(m);
   qkern::bindings::register_hadamard(m);
+  qkern::bindings::register_gemm(m);
 }

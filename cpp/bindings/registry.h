@@ -16,6 +16,7 @@ namespace py = pybind11;
 void register_runtime(py::module_& m);
 void register_formats(py::module_& m);
 void register_hadamard(py::module_& m);
+void register_gemm(py::module_& m);
 
 // Turns a non-OK status into ValueError (bad argument) or RuntimeError, naming the kernel.
 void check_status(Status s, const char* kernel);

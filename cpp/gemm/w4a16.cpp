@@ -1,0 +1,247 @@
+// Driver of the CPU W4A16 linear layer: validates the params, converts x to fp32 in packed
+// column order, follows the plan of qkern/gemm.h (GEMV for few rows, blocked GEMM above),
+// splits the work over the thread pool and writes y (bias added in fp32, one rounding).
+#include "gemm/w4a16.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "common/cpu_features.h"
+#include "common/parallel.h"
+#include "formats/row_kernels.h"
+#include "gemm/w4a16_kernels.h"
+
+namespace qkern {
+namespace {
+
+const W4Kernels& kernels() {
+#if defined(QKERN_BUILD_AVX2)
+  if (active_isa() == Isa::kAvx2) return w4_kernels_avx2();
+#endif
+  return w4_kernels_scalar();
+}
+
+const RowKernels& row_kernels() {
+#if defined(QKERN_BUILD_AVX2)
+  if (active_isa() == Isa::kAvx2) return row_kernels_avx2();
+#endif
+  return row_kernels_scalar();
+}
+
+bool has_zero(const FormatSpec& f) { return f.kind == FormatKind::kInt4 && !f.symmetric; }
+
+// Format, block and the shape derived from it agree; scale dtype matches the format.
+Status check_format(const FormatSpec& f, const W4CpuShape& s, DType scale_dtype) {
+  if (s.n < 0 || s.k <= 0 || f.block <= 0 || s.k % f.block != 0 || f.block % 2 != 0)
+    return Status::kInvalidArgument;
+  const W4CpuShape want = w4_cpu_shape(s.n, s.k, f.block);
+  if (std::memcmp(&want, &s, sizeof s) != 0 || s.group % kW4TileK != 0)
+    return Status::kInvalidArgument;
+  switch (f.kind) {
+    case FormatKind::kInt4:
+      return is_float_dtype(scale_dtype) ? Status::kOk : Status::kInvalidArgument;
+    case FormatKind::kMxfp4:
+      return f.block == kMxBlock && scale_dtype == DType::kU8 ? Status::kOk
+                                                              : Status::kInvalidArgument;
+    case FormatKind::kNvfp4:
+      return f.block == kNvBlock && scale_dtype == DType::kE4M3 ? Status::kOk
+                                                                : Status::kInvalidArgument;
+    default: return Status::kInvalidArgument;
+  }
+}
+
+W4Weights make_weights(const FormatSpec& f, const W4CpuShape& s, DType scale_dtype,
+                       const uint8_t* packed, const void* scale, const uint8_t* zero,
+                       const float* global_scale) {
+  W4Weights w{};
+  w.packed = packed;
+  w.scale = static_cast<const uint8_t*>(scale);
+  w.zero = has_zero(f) ? zero : nullptr;
+  w.scale_mul = 1.0f;
+  switch (f.kind) {
+    case FormatKind::kInt4:
+      w.scale_kind = scale_dtype == DType::kF32   ? W4ScaleKind::kF32
+                     : scale_dtype == DType::kF16 ? W4ScaleKind::kF16
+                                                  : W4ScaleKind::kBF16;
+      break;
+    case FormatKind::kMxfp4: w.scale_kind = W4ScaleKind::kE8m0; break;
+    default:
+      w.scale_kind = W4ScaleKind::kE4m3;
+      if (f.global_scale && global_scale) w.scale_mul = global_scale[0];
+      break;
+  }
+  for (int c = 0; c < 16; ++c)
+    w.table[c] = f32_to_bf16(f.kind == FormatKind::kInt4 ? float(c) - 8.0f : e2m1_to_f32(uint8_t(c)));
+  w.k_chunks = s.k_pad / kW4TileK;
+  w.groups = s.groups;
+  w.group_chunks = s.group / kW4TileK;
+  return w;
+}
+
+// Rows [m0, m1) of x -> fp32 workspace rows [k_pad] in packed column order (zero padded),
+// and for INT4 asymmetric the sums of each group.
+void convert_x(const W4A16Params& p, int64_t m0, int64_t m1, float* xw, float* xsum) {
+  const W4CpuShape& s = p.shape;
+  const int esize = dtype_size(p.x_dtype);
+  for (int64_t i = m0; i < m1; ++i) {
+    const char* src = static_cast<const char*>(p.x) + i * p.x_stride * esize;
+    float* dst = xw + i * s.k_pad;
+    if (p.perm) {
+      for (int64_t k = 0; k < s.k; ++k) dst[k] = load_one(src, p.x_dtype, p.perm[k]);
+    } else {
+      row_kernels().load_f32(src, p.x_dtype, s.k, dst);
+    }
+    std::fill(dst + s.k, dst + s.k_pad, 0.0f);
+    if (xsum) {
+      for (int64_t g = 0; g < s.groups; ++g) {
+        float acc = 0.0f;
+        for (int64_t k = g * s.group; k < (g + 1) * s.group; ++k) acc += dst[k];
+        xsum[i * s.groups + g] = acc;
+      }
+    }
+  }
+}
+
+// y[i, n0 + j] = acc[i][j] + bias[n0 + j], rounded once to y's dtype, for j < cols.
+void store_rows(const W4A16Params& p, const float* acc, int64_t ldacc, int64_t m0, int64_t m1,
+                int64_t n0, int64_t cols) {
+  const int esize = dtype_size(p.x_dtype);
+  for (int64_t i = m0; i < m1; ++i) {
+    const float* a = acc + (i - m0) * ldacc;
+    void* row = static_cast<char*>(p.y) + (i * p.y_stride + n0) * esize;
+    for (int64_t j = 0; j < cols; ++j) {
+      float v = a[j];
+      if (p.bias) v += load_one(p.bias, p.x_dtype, n0 + j);
+      store_one(row, p.x_dtype, j, v);
+    }
+  }
+}
+
+void run_gemv(const W4A16Params& p, const W4Weights& w, const float* xw, const float* xsum,
+              const W4CpuPlan& plan) {
+  const W4Kernels& k = kernels();
+  const W4CpuShape& s = p.shape;
+  const int64_t tiles = s.n_pad / kW4TileN;
+  const int64_t units = (tiles + plan.gemv_tiles - 1) / plan.gemv_tiles;
+  parallel_for(units, 1, [&](int64_t u0, int64_t u1) {
+    const int64_t t0 = u0 * plan.gemv_tiles, t1 = std::min(tiles, u1 * plan.gemv_tiles);
+    const int64_t ldo = (t1 - t0) * kW4TileN;
+    thread_local std::vector<float> out;
+    out.resize(size_t(p.m * ldo));
+    k.gemv(w, xw, s.k_pad, xsum, s.groups, int(p.m), plan.gemv_tiles, t0, t1, out.data(), ldo);
+    const int64_t n0 = t0 * kW4TileN;
+    store_rows(p, out.data(), ldo, 0, p.m, n0, std::min(s.n, t1 * kW4TileN) - n0);
+  });
+}
+
+void run_gemm(const W4A16Params& p, const W4Weights& w, const float* xw, const W4CpuPlan& plan) {
+  const W4Kernels& k = kernels();
+  const W4CpuShape& s = p.shape;
+  const int64_t tiles = s.n_pad / kW4TileN, kc_chunks = plan.kc / kW4TileK;
+  // Items in row-block-major order: consecutive items share the x block (L2/L3 reuse).
+  parallel_for(plan.work_m * plan.work_n, 1, [&](int64_t i0, int64_t i1) {
+    thread_local std::vector<float> panel, stage;
+    panel.resize(size_t(plan.kc * plan.nc));
+    stage.resize(size_t(plan.mc * plan.nc));
+    for (int64_t item = i0; item < i1; ++item) {
+      const int64_t m0 = (item / plan.work_n) * plan.mc, m1 = std::min(p.m, m0 + plan.mc);
+      const int64_t t0 = (item % plan.work_n) * (plan.nc / kW4TileN);
+      const int64_t nt = std::min(tiles - t0, plan.nc / kW4TileN);  // even: n_pad % 16 == 0
+      for (int64_t c0 = 0; c0 < w.k_chunks; c0 += kc_chunks) {
+        const int64_t nch = std::min(kc_chunks, w.k_chunks - c0);
+        k.dequant(w, t0, nt, c0, nch, panel.data());
+        for (int64_t sub = 0; sub < nt / 2; ++sub)
+          for (int64_t i = m0; i < m1; i += kW4GemmMr)
+            k.micro(xw + i * s.k_pad + c0 * kW4TileK, s.k_pad,
+                    panel.data() + sub * nch * kW4TileK * kW4GemmNr, nch * kW4TileK,
+                    stage.data() + (i - m0) * plan.nc + sub * kW4GemmNr, plan.nc,
+                    int(std::min<int64_t>(kW4GemmMr, m1 - i)), c0 > 0);
+      }
+      const int64_t n0 = t0 * kW4TileN;
+      store_rows(p, stage.data(), plan.nc, m0, m1, n0, std::min(s.n, n0 + nt * kW4TileN) - n0);
+    }
+  });
+}
+
+}  // namespace
+
+Status w4a16_prepack_cpu(const W4PrepackParams& p) {
+  const W4CpuShape& s = p.shape;
+  if (Status st = check_format(p.fmt, s, p.scale_dtype); st != Status::kOk) return st;
+  if (has_zero(p.fmt) != (p.zero != nullptr)) return Status::kInvalidArgument;
+  if (s.n == 0) return Status::kOk;
+  const uint8_t pad_code = p.fmt.kind == FormatKind::kInt4 ? 8 : 0;  // decodes to 0
+  const int64_t kblocks = s.k / p.fmt.block, sb = dtype_size(p.scale_dtype);
+  parallel_for(s.n_pad / kW4TileN, 4, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      uint8_t* tile = p.packed + t * (s.k_pad / kW4TileK) * kW4TileBytes;
+      std::memset(tile, 0, size_t(s.k_pad / kW4TileK * kW4TileBytes));
+      for (int lane = 0; lane < kW4TileN; ++lane) {
+        const int64_t n = t * kW4TileN + lane;
+        const uint8_t* row = n < s.n ? p.qdata + n * (s.k / 2) : nullptr;
+        for (int64_t kk = 0; kk < s.k_pad; ++kk) {
+          uint8_t code = pad_code;
+          if (row && kk < s.k) {
+            const int64_t src = p.perm ? p.perm[kk] : kk;
+            code = (row[src / 2] >> (4 * (src & 1))) & 0xF;
+          }
+          const int v = int(kk % kW4TileK);
+          tile[(kk / kW4TileK) * kW4TileBytes + w4_tile_byte(v, lane)] |=
+              uint8_t(code << (4 * w4_tile_nibble(v)));
+        }
+        // Scales and zeros: [tile][group][lane]; padding channels get scale bytes 0
+        // (finite in every encoding) and zero point 8.
+        for (int64_t g = 0; g < s.groups; ++g) {
+          const int64_t dst = (t * s.groups + g) * kW4TileN + lane;
+          uint8_t* so = static_cast<uint8_t*>(p.scale_out) + dst * sb;
+          if (n < s.n)
+            std::memcpy(so, static_cast<const uint8_t*>(p.scale) + (n * kblocks + g) * sb, size_t(sb));
+          else
+            std::memset(so, 0, size_t(sb));
+          if (p.zero_out) p.zero_out[dst] = n < s.n ? p.zero[n * kblocks + g] : 8;
+        }
+      }
+    }
+  });
+  return Status::kOk;
+}
+
+Status w4a16_linear_cpu(const W4A16Params& p) {
+  const W4CpuShape& s = p.shape;
+  if (Status st = check_format(p.fmt, s, p.scale_dtype); st != Status::kOk) return st;
+  if (p.m < 0 || !is_float_dtype(p.x_dtype) || p.x_stride < s.k || p.y_stride < s.n)
+    return Status::kInvalidArgument;
+  if (has_zero(p.fmt) != (p.zero != nullptr)) return Status::kInvalidArgument;
+  const bool two_level = p.fmt.kind == FormatKind::kNvfp4 && p.fmt.global_scale;
+  if (two_level != (p.global_scale != nullptr)) return Status::kInvalidArgument;
+  if (p.m == 0 || s.n == 0) return Status::kOk;
+  if (!p.x || !p.packed || !p.scale || !p.y || !p.workspace) return Status::kInvalidArgument;
+
+  const W4Weights w = make_weights(p.fmt, s, p.scale_dtype, p.packed, p.scale, p.zero,
+                                   p.global_scale);
+  float* xw = p.workspace;
+  float* xsum = has_zero(p.fmt) ? p.workspace + p.m * s.k_pad : nullptr;
+  parallel_for(p.m, std::max<int64_t>(1, 16384 / s.k_pad),
+               [&](int64_t m0, int64_t m1) { convert_x(p, m0, m1, xw, xsum); });
+
+  const W4CpuPlan plan = w4a16_cpu_plan(p.m, s, num_threads());
+  if (plan.gemv)
+    run_gemv(p, w, xw, xsum, plan);
+  else
+    run_gemm(p, w, xw, plan);
+  return Status::kOk;
+}
+
+Status w4a16_decode_scales_cpu(const FormatSpec& fmt, DType scale_dtype, float global_scale,
+                               const void* codes, int64_t n, float* out) {
+  if (n % kW4TileN != 0 || !is_4bit(fmt.kind)) return Status::kInvalidArgument;
+  const float gs = global_scale;
+  const W4CpuShape s = w4_cpu_shape(kW4TileN, 2 * kW4TileK, 2 * kW4TileK);
+  W4Weights w = make_weights(fmt, s, scale_dtype, nullptr, codes, nullptr, &gs);
+  w.groups = 1;
+  for (int64_t t = 0; t < n / kW4TileN; ++t) kernels().scales(w, t, 0, out + t * kW4TileN);
+  return Status::kOk;
+}
+
+}  // namespace qkern

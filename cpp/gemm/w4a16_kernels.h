@@ -1,0 +1,74 @@
+// Inner kernels of the CPU W4A16 linear layer, one table per instruction-set level. The
+// driver (w4a16.cpp) converts x, picks the plan (qkern/gemm.h), splits the work over the
+// thread pool and applies the epilogue; these do the arithmetic. Layouts in qkern/gemm.h.
+#pragma once
+#include <cstdint>
+
+#include "qkern/codecs.h"
+#include "qkern/gemm.h"
+
+namespace qkern {
+
+// How the prepacked scales are stored: the canonical encodings, decoded in the kernels.
+enum class W4ScaleKind : int { kF32, kF16, kBF16, kE8m0, kE4m3 };
+
+// A prepacked weight as the kernels see it. Value of element (n, k) in group g:
+//   INT4     (table[code] + 8 - zero[n, g]) * scale[n, g]   (table[c] = c - 8; zero 8 if sym)
+//   MXFP4    table[code] * e8m0(scale[n, g])                 (table[c] = e2m1(c))
+//   NVFP4    table[code] * (e4m3(scale[n, g]) * scale_mul)   (scale_mul = global d, or 1)
+struct W4Weights {
+  const uint8_t* packed;  // [n_pad/8][k_chunks][32]
+  const uint8_t* scale;   // [n_pad/8][groups][8] elements of scale_kind
+  const uint8_t* zero;    // [n_pad/8][groups][8], INT4 asymmetric only, else null
+  W4ScaleKind scale_kind;
+  float scale_mul;
+  uint16_t table[16];     // unscaled value of each 4-bit code as bf16 bits (exact for all formats)
+  int64_t k_chunks;       // k_pad / 8
+  int64_t groups;         // scale groups per row
+  int64_t group_chunks;   // group / 8
+};
+
+// Scale of channel (tile t, lane) in group g, as fp32 (scale_mul applied).
+inline float w4_scale(const W4Weights& w, int64_t t, int64_t g, int lane) {
+  const int64_t i = (t * w.groups + g) * kW4TileN + lane;
+  switch (w.scale_kind) {
+    case W4ScaleKind::kF32: return reinterpret_cast<const float*>(w.scale)[i];
+    case W4ScaleKind::kF16: return f16_to_f32(reinterpret_cast<const uint16_t*>(w.scale)[i]);
+    case W4ScaleKind::kBF16: return bf16_to_f32(reinterpret_cast<const uint16_t*>(w.scale)[i]);
+    case W4ScaleKind::kE8m0: return e8m0_to_f32(w.scale[i]);
+    case W4ScaleKind::kE4m3: return e4m3_to_f32(w.scale[i]) * w.scale_mul;
+  }
+  return 0.0f;
+}
+
+// 8 - zero of channel (tile t, lane) in group g: the offset added to table[code].
+inline float w4_zero_offset(const W4Weights& w, int64_t t, int64_t g, int lane) {
+  return w.zero ? 8.0f - float(w.zero[(t * w.groups + g) * kW4TileN + lane]) : 0.0f;
+}
+
+struct W4Kernels {
+  // GEMV block: out[i][(t - t0) * 8 + lane] = sum_k x[i][k] W[8t + lane][k] for rows
+  // i < mr (mr <= kW4GemvMaxM) and tiles t in [t0, t1), `tiles` (1 or 2) at a time.
+  // x: fp32 [mr][k_pad] with row stride ldx; xsum: per-group sums of x, [mr][groups]
+  // (row stride ldxs), read for INT4 asymmetric only; out: row stride ldo.
+  void (*gemv)(const W4Weights& w, const float* x, int64_t ldx, const float* xsum, int64_t ldxs,
+               int mr, int tiles, int64_t t0, int64_t t1, float* out, int64_t ldo);
+  // Dequantizes tiles [t0, t0 + ntiles) (ntiles even) x chunks [c0, c0 + nchunks) into
+  // panel [ntiles/2][nchunks*8][16]: element (k = 8(c0 + c) + v, n = 8t + lane) at
+  // panel[((t - t0) / 2) * nchunks*8*16 + (8c + v) * 16 + ((t - t0) % 2) * 8 + lane].
+  void (*dequant)(const W4Weights& w, int64_t t0, int64_t ntiles, int64_t c0, int64_t nchunks,
+                  float* panel);
+  // c[i][j] (+)= sum_{k < kc} a[i * lda + k] * b[k * 16 + j] for i < mr (<= 6), j < 16;
+  // c has row stride ldc; accumulate = false overwrites c.
+  void (*micro)(const float* a, int64_t lda, const float* b, int64_t kc, float* c, int64_t ldc,
+                int mr, bool accumulate);
+  // The 8 scales of tile t in group g as fp32 (what gemv and dequant use); for tests.
+  void (*scales)(const W4Weights& w, int64_t t, int64_t g, float* out);
+};
+
+const W4Kernels& w4_kernels_scalar();
+#if defined(QKERN_BUILD_AVX2)
+const W4Kernels& w4_kernels_avx2();
+#endif
+
+}  // namespace qkern

@@ -1,0 +1,277 @@
+// AVX2+FMA+F16C W4A16 kernels. Compiled with -mavx2 -mfma -mf16c (the _avx2.cpp suffix);
+// entered only when active_isa() == Isa::kAvx2.
+//
+// Decoding a 32-byte tile (8 channels x 8 inputs, order in qkern/gemm.h) into 8 fp32
+// vectors, one per input k, lanes = channels: every format's 16 code values are exact in
+// bf16, so two PSHUFB lookups give the low and high bytes of each value's bf16 bits;
+// UNPCKLO/HI_EPI8 join them into 16-bit words, and a 32-bit lane holding two words gives
+// two fp32 values by a shift (even word) and a mask (odd word). Per 64 weights: 1 load,
+// 3 ops to split nibbles, 4 PSHUFB, 4 UNPCK, 8 shift/mask: 20 ops for 8 vectors, no
+// int->float conversion, and the same cost for INT4, E2M1 and asymmetric INT4.
+//
+// Scale decoders (8 channels at once) reproduce the codecs of qkern/codecs.h bit for bit:
+//   E8M0  bits = e << 23 for e in 1..254; e = 0 -> 0x00400000 (2^-127), e = 255 -> NaN.
+//   E4M3  ((c & 0x7F) << 7) | ((c & 0x80) << 8) is the fp16 of e4m3(c) * 2^-8, subnormals
+//         included (both formats put the exponent right above the mantissa); F16C converts,
+//         one multiply by 256 * d restores the value and applies the global scale in a
+//         single rounding, as e4m3_to_f32(c) * d does; |c| = 0x7F is forced to NaN.
+#include <immintrin.h>
+
+#include "gemm/w4a16_kernels.h"
+
+namespace qkern {
+namespace {
+
+struct Tables {
+  __m256i lo, hi;  // PSHUFB tables (both 128-bit halves): low / high byte of each code's bf16
+};
+
+Tables make_tables(const W4Weights& w) {
+  alignas(16) uint8_t lo[16], hi[16];
+  for (int c = 0; c < 16; ++c) {
+    lo[c] = uint8_t(w.table[c] & 0xFF);
+    hi[c] = uint8_t(w.table[c] >> 8);
+  }
+  return {_mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(lo))),
+          _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(hi)))};
+}
+
+// idx: one code (0..15) per byte, 32 codes -> 4 vectors w[0..3] (tile order of gemm.h).
+QK_FORCEINLINE void decode_codes(__m256i idx, const Tables& tb, __m256* w) {
+  const __m256i a = _mm256_shuffle_epi8(tb.lo, idx), b = _mm256_shuffle_epi8(tb.hi, idx);
+  const __m256i u0 = _mm256_unpacklo_epi8(a, b), u1 = _mm256_unpackhi_epi8(a, b);
+  const __m256i odd = _mm256_set1_epi32(int(0xFFFF0000u));
+  w[0] = _mm256_castsi256_ps(_mm256_slli_epi32(u0, 16));
+  w[1] = _mm256_castsi256_ps(_mm256_and_si256(u0, odd));
+  w[2] = _mm256_castsi256_ps(_mm256_slli_epi32(u1, 16));
+  w[3] = _mm256_castsi256_ps(_mm256_and_si256(u1, odd));
+}
+
+// One tile -> w[v] = unscaled values of inputs k0 + v for the tile's 8 channels.
+QK_FORCEINLINE void decode_tile(const uint8_t* tile, const Tables& tb, __m256* w) {
+  const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile));
+  const __m256i nib = _mm256_set1_epi8(0x0F);
+  decode_codes(_mm256_and_si256(bytes, nib), tb, w);
+  decode_codes(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), nib), tb, w + 4);
+}
+
+template <W4ScaleKind SK>
+constexpr int kScaleBytes = SK == W4ScaleKind::kF32 ? 4 : (SK == W4ScaleKind::kE8m0 || SK == W4ScaleKind::kE4m3) ? 1 : 2;
+
+// The 8 scales at p as fp32; mul256 = 256 * scale_mul (E4M3 only).
+template <W4ScaleKind SK>
+QK_FORCEINLINE __m256 load_scales(const uint8_t* p, __m256 mul256) {
+  if constexpr (SK == W4ScaleKind::kF32) {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(p));
+  } else if constexpr (SK == W4ScaleKind::kF16) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  } else if constexpr (SK == W4ScaleKind::kBF16) {
+    const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
+  } else if constexpr (SK == W4ScaleKind::kE8m0) {
+    const __m256i e = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    const __m256i edge = _mm256_or_si256(_mm256_cmpeq_epi32(e, _mm256_setzero_si256()),
+                                         _mm256_cmpeq_epi32(e, _mm256_set1_epi32(255)));
+    const __m256i bits = _mm256_or_si256(_mm256_slli_epi32(e, 23),
+                                         _mm256_and_si256(edge, _mm256_set1_epi32(0x00400000)));
+    return _mm256_castsi256_ps(bits);
+  } else {
+    const __m128i c = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    const __m128i mag = _mm_and_si128(c, _mm_set1_epi16(0x7F));
+    const __m128i h = _mm_or_si128(_mm_slli_epi16(mag, 7),
+                                   _mm_slli_epi16(_mm_and_si128(c, _mm_set1_epi16(0x80)), 8));
+    const __m256i nan = _mm256_cvtepi16_epi32(_mm_cmpeq_epi16(mag, _mm_set1_epi16(0x7F)));
+    return _mm256_or_ps(_mm256_mul_ps(_mm256_cvtph_ps(h), mul256), _mm256_castsi256_ps(nan));
+  }
+}
+
+// 8 - zero for the 8 channels at p.
+QK_FORCEINLINE __m256 load_zero_offsets(const uint8_t* p) {
+  const __m256i z = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_sub_ps(_mm256_set1_ps(8.0f), _mm256_cvtepi32_ps(z));
+}
+
+QK_FORCEINLINE const uint8_t* scale_at(const W4Weights& w, int64_t t, int64_t g, int bytes) {
+  return w.scale + (t * w.groups + g) * kW4TileN * bytes;
+}
+
+// ---------------------------------------------------------------- GEMV
+
+// MR rows x NV tiles over all of K. Each (row, tile) sums a group in P partial vectors
+// (P chains hide the FMA latency when MR * NV is small), then scales the sum once.
+template <W4ScaleKind SK, bool Asym, int MR, int NV>
+void gemv_block(const W4Weights& w, const Tables& tb, const float* x, int64_t ldx,
+                const float* xsum, int64_t ldxs, int64_t t0, float* out, int64_t ldo) {
+  constexpr int P = MR * NV >= 4 ? 1 : 4 / (MR * NV);
+  const __m256 mul256 = _mm256_set1_ps(256.0f * w.scale_mul);
+  __m256 acc[MR][NV];
+  for (int i = 0; i < MR; ++i)
+    for (int t = 0; t < NV; ++t) acc[i][t] = _mm256_setzero_ps();
+  for (int64_t g = 0; g < w.groups; ++g) {
+    __m256 part[MR][NV][P];
+    for (int i = 0; i < MR; ++i)
+      for (int t = 0; t < NV; ++t)
+        for (int q = 0; q < P; ++q) part[i][t][q] = _mm256_setzero_ps();
+    for (int64_t c = g * w.group_chunks; c < (g + 1) * w.group_chunks; ++c) {
+      const float* xc = x + c * kW4TileK;
+      for (int t = 0; t < NV; ++t) {
+        __m256 wv[kW4TileK];
+        decode_tile(w.packed + ((t0 + t) * w.k_chunks + c) * kW4TileBytes, tb, wv);
+        for (int v = 0; v < kW4TileK; ++v)
+          for (int i = 0; i < MR; ++i)
+            part[i][t][v % P] =
+                _mm256_fmadd_ps(_mm256_broadcast_ss(xc + i * ldx + v), wv[v], part[i][t][v % P]);
+      }
+    }
+    for (int t = 0; t < NV; ++t) {
+      const __m256 s = load_scales<SK>(scale_at(w, t0 + t, g, kScaleBytes<SK>), mul256);
+      __m256 zs = _mm256_setzero_ps();
+      if constexpr (Asym)
+        zs = _mm256_mul_ps(load_zero_offsets(w.zero + ((t0 + t) * w.groups + g) * kW4TileN), s);
+      for (int i = 0; i < MR; ++i) {
+        __m256 sum = part[i][t][0];
+        for (int q = 1; q < P; ++q) sum = _mm256_add_ps(sum, part[i][t][q]);
+        acc[i][t] = _mm256_fmadd_ps(sum, s, acc[i][t]);
+        if constexpr (Asym)
+          acc[i][t] = _mm256_fmadd_ps(zs, _mm256_set1_ps(xsum[i * ldxs + g]), acc[i][t]);
+      }
+    }
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int t = 0; t < NV; ++t) _mm256_storeu_ps(out + i * ldo + t * kW4TileN, acc[i][t]);
+}
+
+template <W4ScaleKind SK, bool Asym, int MR>
+void gemv_rows(const W4Weights& w, const float* x, int64_t ldx, const float* xsum, int64_t ldxs,
+               int tiles, int64_t t0, int64_t t1, float* out, int64_t ldo) {
+  const Tables tb = make_tables(w);
+  int64_t t = t0;
+  if (tiles == 2)
+    for (; t + 2 <= t1; t += 2)
+      gemv_block<SK, Asym, MR, 2>(w, tb, x, ldx, xsum, ldxs, t, out + (t - t0) * kW4TileN, ldo);
+  for (; t < t1; ++t)
+    gemv_block<SK, Asym, MR, 1>(w, tb, x, ldx, xsum, ldxs, t, out + (t - t0) * kW4TileN, ldo);
+}
+
+template <W4ScaleKind SK, bool Asym>
+void gemv_kind(const W4Weights& w, const float* x, int64_t ldx, const float* xsum, int64_t ldxs,
+               int mr, int tiles, int64_t t0, int64_t t1, float* out, int64_t ldo) {
+  static_assert(kW4GemvMaxM == 4, "one instantiation per row count");
+  switch (mr) {
+    case 1: return gemv_rows<SK, Asym, 1>(w, x, ldx, xsum, ldxs, tiles, t0, t1, out, ldo);
+    case 2: return gemv_rows<SK, Asym, 2>(w, x, ldx, xsum, ldxs, tiles, t0, t1, out, ldo);
+    case 3: return gemv_rows<SK, Asym, 3>(w, x, ldx, xsum, ldxs, tiles, t0, t1, out, ldo);
+    default: return gemv_rows<SK, Asym, 4>(w, x, ldx, xsum, ldxs, tiles, t0, t1, out, ldo);
+  }
+}
+
+// ---------------------------------------------------------------- GEMM parts
+
+template <W4ScaleKind SK, bool Asym>
+void dequant_kind(const W4Weights& w, int64_t t0, int64_t ntiles, int64_t c0, int64_t nchunks,
+                  float* panel) {
+  const Tables tb = make_tables(w);
+  const __m256 mul256 = _mm256_set1_ps(256.0f * w.scale_mul);
+  for (int64_t dt = 0; dt < ntiles; ++dt) {
+    const int64_t t = t0 + dt;
+    float* strip = panel + (dt / 2) * nchunks * kW4TileK * kW4GemmNr + (dt % 2) * kW4TileN;
+    int64_t g_cur = -1;
+    __m256 s = _mm256_setzero_ps(), off = _mm256_setzero_ps();
+    for (int64_t dc = 0; dc < nchunks; ++dc) {
+      const int64_t c = c0 + dc, g = c / w.group_chunks;
+      if (g != g_cur) {
+        g_cur = g;
+        s = load_scales<SK>(scale_at(w, t, g, kScaleBytes<SK>), mul256);
+        if constexpr (Asym) off = load_zero_offsets(w.zero + (t * w.groups + g) * kW4TileN);
+      }
+      __m256 wv[kW4TileK];
+      decode_tile(w.packed + (t * w.k_chunks + c) * kW4TileBytes, tb, wv);
+      for (int v = 0; v < kW4TileK; ++v) {
+        // (value + 8 - z) * s: the integer add is exact, so this rounds like the reference
+        const __m256 val = Asym ? _mm256_add_ps(wv[v], off) : wv[v];
+        _mm256_storeu_ps(strip + (dc * kW4TileK + v) * kW4GemmNr, _mm256_mul_ps(val, s));
+      }
+    }
+  }
+}
+
+// C[MR][16] (+)= A[MR][kc] B[kc][16]: 2*MR accumulators, one broadcast of A per row and k.
+template <int MR>
+void micro_rows(const float* a, int64_t lda, const float* b, int64_t kc, float* c, int64_t ldc,
+                bool accumulate) {
+  __m256 acc[MR][2];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < 2; ++j)
+      acc[i][j] = accumulate ? _mm256_loadu_ps(c + i * ldc + 8 * j) : _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m256 b0 = _mm256_loadu_ps(b + k * kW4GemmNr), b1 = _mm256_loadu_ps(b + k * kW4GemmNr + 8);
+    for (int i = 0; i < MR; ++i) {
+      const __m256 av = _mm256_broadcast_ss(a + i * lda + k);
+      acc[i][0] = _mm256_fmadd_ps(av, b0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(av, b1, acc[i][1]);
+    }
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < 2; ++j) _mm256_storeu_ps(c + i * ldc + 8 * j, acc[i][j]);
+}
+
+void micro(const float* a, int64_t lda, const float* b, int64_t kc, float* c, int64_t ldc, int mr,
+           bool accumulate) {
+  static_assert(kW4GemmMr == 6 && kW4GemmNr == 16, "micro_rows covers 6 x 16");
+  switch (mr) {
+    case 1: return micro_rows<1>(a, lda, b, kc, c, ldc, accumulate);
+    case 2: return micro_rows<2>(a, lda, b, kc, c, ldc, accumulate);
+    case 3: return micro_rows<3>(a, lda, b, kc, c, ldc, accumulate);
+    case 4: return micro_rows<4>(a, lda, b, kc, c, ldc, accumulate);
+    case 5: return micro_rows<5>(a, lda, b, kc, c, ldc, accumulate);
+    default: return micro_rows<6>(a, lda, b, kc, c, ldc, accumulate);
+  }
+}
+
+template <W4ScaleKind SK, bool Asym>
+void scales_kind(const W4Weights& w, int64_t t, int64_t g, float* out) {
+  const __m256 mul256 = _mm256_set1_ps(256.0f * w.scale_mul);
+  _mm256_storeu_ps(out, load_scales<SK>(scale_at(w, t, g, kScaleBytes<SK>), mul256));
+}
+
+// Runtime (scale kind, zero point) -> one instantiation of F. E8M0/E4M3 scales come only
+// with symmetric formats (MXFP4, NVFP4).
+#define QK_W4_DISPATCH(w, F, ...)                                                        \
+  switch ((w).scale_kind) {                                                              \
+    case W4ScaleKind::kF32:                                                              \
+      return (w).zero ? F<W4ScaleKind::kF32, true>(__VA_ARGS__)                          \
+                      : F<W4ScaleKind::kF32, false>(__VA_ARGS__);                        \
+    case W4ScaleKind::kF16:                                                              \
+      return (w).zero ? F<W4ScaleKind::kF16, true>(__VA_ARGS__)                          \
+                      : F<W4ScaleKind::kF16, false>(__VA_ARGS__);                        \
+    case W4ScaleKind::kBF16:                                                             \
+      return (w).zero ? F<W4ScaleKind::kBF16, true>(__VA_ARGS__)                         \
+                      : F<W4ScaleKind::kBF16, false>(__VA_ARGS__);                       \
+    case W4ScaleKind::kE8m0: return F<W4ScaleKind::kE8m0, false>(__VA_ARGS__);           \
+    case W4ScaleKind::kE4m3: return F<W4ScaleKind::kE4m3, false>(__VA_ARGS__);           \
+  }
+
+void gemv(const W4Weights& w, const float* x, int64_t ldx, const float* xsum, int64_t ldxs,
+          int mr, int tiles, int64_t t0, int64_t t1, float* out, int64_t ldo) {
+  QK_W4_DISPATCH(w, gemv_kind, w, x, ldx, xsum, ldxs, mr, tiles, t0, t1, out, ldo)
+}
+
+void dequant(const W4Weights& w, int64_t t0, int64_t ntiles, int64_t c0, int64_t nchunks,
+             float* panel) {
+  QK_W4_DISPATCH(w, dequant_kind, w, t0, ntiles, c0, nchunks, panel)
+}
+
+void scales(const W4Weights& w, int64_t t, int64_t g, float* out) {
+  QK_W4_DISPATCH(w, scales_kind, w, t, g, out)
+}
+
+#undef QK_W4_DISPATCH
+
+}  // namespace
+
+const W4Kernels& w4_kernels_avx2() {
+  static const W4Kernels k{gemv, dequant, micro, scales};
+  return k;
+}
+
+}  // namespace qkern

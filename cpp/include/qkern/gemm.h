@@ -1,0 +1,160 @@
+// W4A16 linear layers: y[m, n] = sum_k x[m, k] * W[n, k] (+ bias[n]) with a 4-bit weight W
+// (INT4 sym/asym, MXFP4, NVFP4) and 16/32-bit activations x, fp32 accumulation.
+//
+// Shared by the CPU kernels (cpp/gemm) and, later, the CUDA kernels: the params structs
+// (sizes, strides in elements, pointers; filled once by the bindings, passed by value),
+// the prepacked layouts' arithmetic and the tile heuristics, as pure functions that the
+// tests call through the bindings.
+//
+// Prepacked CPU layout, tag kW4CpuLayoutTag ("qkern.cpu.w4.n8k8.v1"). A canonical weight
+// qdata [N, K/2] (element 2j low nibble), scale [N, K/G], zero [N, K/G] becomes:
+//   packed  u8 [Np/8][Kp/8][32]   one 32-byte tile holds 8 output channels x 8 input
+//                                  channels; tiles of one 8-channel strip are contiguous
+//                                  along K, so the GEMV streams each strip once.
+//   scale   [Np/8][groups][8]     the 8 channels' scales of a group side by side (one
+//                                  vector load), still in the canonical encoding (INT4:
+//                                  f32/f16/bf16; MXFP4: E8M0 bytes; NVFP4: E4M3 bytes)
+//   zero    u8 [Np/8][groups][8]  INT4 asymmetric only
+// Np = N rounded up to kW4CpuAlignN, Kp = K rounded up to kW4TileK (only per-channel INT4
+// can have K % 8 != 0). Padding codes decode to 0 (INT4: 8 with zero 8; E2M1: 0) and
+// padding scales are finite, so padded rows/columns contribute exact zeros.
+// Inside a tile, element (n = n0 + lane, k = k0 + v), lane and v in 0..7, is the nibble
+// w4_tile_nibble(v) of byte w4_tile_byte(v, lane). This order is what the AVX2 decoder
+// produces with two PSHUFB table lookups and one UNPCK per 16 codes (cpp/gemm/
+// w4a16_kernels_avx2.cpp): low nibbles give v = 0..3, high nibbles v = 4..7; UNPCKLO/HI
+// interleave bytes 0..7 | 16..23 and 8..15 | 24..31 of each 128-bit half into 16-bit
+// words, and the even/odd words of each 32-bit lane give consecutive v.
+// Act-order (GPTQ g_idx): packed column k' is column perm[k'] of the canonical weight and
+// of x, with perm a stable argsort of g_idx, so that every group is contiguous.
+#pragma once
+#include <cstdint>
+
+#include "qkern/dtype.h"
+#include "qkern/formats.h"
+#include "qkern/macros.h"
+
+namespace qkern {
+
+constexpr const char* kW4CpuLayoutTag = "qkern.cpu.w4.n8k8.v1";
+constexpr int kW4TileN = 8;                        // output channels per tile (one fp32 AVX2 vector)
+constexpr int kW4TileK = 8;                        // input channels per tile
+constexpr int kW4TileBytes = kW4TileN * kW4TileK / 2;  // 32: one AVX2 load
+constexpr int kW4CpuAlignN = 16;                   // N padding: GEMM panels are 2 tiles wide
+
+QK_HOST_DEVICE constexpr int w4_tile_byte(int v, int lane) {
+  return (lane & 3) * 2 + (lane >> 2) * 16 + (v & 1) + ((v >> 1) & 1) * 8;
+}
+QK_HOST_DEVICE constexpr int w4_tile_nibble(int v) { return v >> 2; }  // 0 low, 1 high
+
+QK_HOST_DEVICE constexpr int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// Sizes of a prepacked CPU weight for an [n, k] weight with scale groups of `block`
+// elements (block == k for per-channel INT4).
+struct W4CpuShape {
+  int64_t n, k;        // logical
+  int64_t n_pad, k_pad;
+  int64_t group;       // input channels per scale group in the packed layout (multiple of 8)
+  int64_t groups;      // scale groups per row
+};
+
+QK_HOST_DEVICE inline W4CpuShape w4_cpu_shape(int64_t n, int64_t k, int64_t block) {
+  W4CpuShape s{};
+  s.n = n;
+  s.k = k;
+  s.n_pad = round_up(n, kW4CpuAlignN);
+  s.k_pad = round_up(k, kW4TileK);
+  s.group = block == k ? s.k_pad : block;
+  s.groups = s.k_pad / s.group;
+  return s;
+}
+
+// Canonical -> prepacked (one pass over the weight; CPU).
+struct W4PrepackParams {
+  FormatSpec fmt;          // kind, block (= k for per-channel INT4), symmetric
+  W4CpuShape shape;
+  const uint8_t* qdata;    // [n, k/2]
+  const void* scale;       // [n, k/block]
+  DType scale_dtype;       // INT4: f32/f16/bf16; MXFP4: u8 (E8M0); NVFP4: E4M3
+  const uint8_t* zero;     // [n, k/block] INT4 asymmetric, else null
+  const int32_t* perm;     // [k] act-order column order, or null for the identity
+  uint8_t* packed;         // outputs, layouts above
+  void* scale_out;
+  uint8_t* zero_out;
+};
+
+// y = x W^T (+ bias) with a prepacked weight.
+struct W4A16Params {
+  FormatSpec fmt;
+  W4CpuShape shape;
+  int64_t m;               // rows of x and y (all leading dims)
+  const void* x;           // [m, k], row stride x_stride (elements), unit column stride
+  int64_t x_stride;
+  DType x_dtype;           // f32, f16 or bf16; y and bias have the same dtype
+  const int32_t* perm;     // [k] act-order, or null
+  const uint8_t* packed;   // prepacked weight (layout above)
+  const void* scale;
+  DType scale_dtype;       // INT4: f32/f16/bf16; MXFP4: u8 (E8M0); NVFP4: E4M3
+  const uint8_t* zero;     // INT4 asymmetric, else null
+  const float* global_scale;  // NVFP4 two-level: [1], else null
+  const void* bias;        // [n] or null
+  void* y;                 // [m, n], row stride y_stride (elements)
+  int64_t y_stride;
+  float* workspace;        // w4a16_cpu_workspace_floats(...) fp32 elements
+};
+
+// ---------------------------------------------------------------- CPU tile heuristics
+// Pure functions of the problem size, unit-tested (tests/test_w4a16_plan.py).
+
+// Rows up to this count run the GEMV kernel: it decodes each weight tile in registers and
+// uses it for every row, so its cost is (decode + m FMAs) per weight vector; above it the
+// GEMM kernel (decode once into an fp32 panel, 6x16 register tiles) wins. Measured on
+// Zen 4 (benchmarks/w4a16_cpu.py --sweep-m): the two cross between m = 4 and m = 6.
+constexpr int kW4GemvMaxM = 4;
+constexpr int kW4GemmMr = 6;    // GEMM register tile: 6 rows x 16 columns (12 accumulators)
+constexpr int kW4GemmNr = 16;
+
+struct W4CpuPlan {
+  bool gemv;        // GEMV kernel (m <= kW4GemvMaxM) or GEMM
+  int gemv_tiles;   // GEMV: 8-channel tiles per register block (1 or 2)
+  int64_t mc;       // GEMM: rows per work item (multiple of kW4GemmMr unless it is m)
+  int64_t nc;       // GEMM: columns per work item (multiple of kW4GemmNr)
+  int64_t kc;       // GEMM: input channels per dequantized panel (multiple of 8)
+  int64_t work_m, work_n;  // GEMM: work items along m and n (the thread pool takes them)
+};
+
+// Workspace (fp32 elements) the caller allocates: x converted to fp32 in packed column
+// order, [m][k_pad], then for INT4 asymmetric the per-group sums of x, [m][groups].
+QK_HOST_DEVICE inline int64_t w4a16_cpu_workspace_floats(int64_t m, const W4CpuShape& s,
+                                                          bool asym) {
+  return m * s.k_pad + (asym ? m * s.groups : 0);
+}
+
+QK_HOST_DEVICE inline W4CpuPlan w4a16_cpu_plan(int64_t m, const W4CpuShape& s, int threads) {
+  W4CpuPlan p{};
+  threads = threads < 1 ? 1 : threads;
+  p.gemv = m <= kW4GemvMaxM;
+  // One row keeps 2 tiles x 4 partial sums in flight; more rows give independent chains.
+  p.gemv_tiles = m <= 2 ? 2 : 1;
+  if (p.gemv) return p;
+  // Dequantized panel kc x nc fp32 = 128 KiB (L2); the x block mc x kc (120 KiB) and the
+  // fp32 output block mc x nc (60 KiB) stay in L2 beside it.
+  p.kc = s.k_pad < 256 ? s.k_pad : 256;
+  p.nc = 128;
+  if (p.nc > s.n_pad) p.nc = s.n_pad;
+  p.mc = 120;
+  if (p.mc > m) p.mc = m;
+  p.work_m = (m + p.mc - 1) / p.mc;
+  p.work_n = (s.n_pad + p.nc - 1) / p.nc;
+  // Enough items for the pool (2 per thread): narrow the columns, then the rows.
+  while (p.work_m * p.work_n < 2 * threads && p.nc > kW4GemmNr) {
+    p.nc = round_up(p.nc / 2, kW4GemmNr);
+    p.work_n = (s.n_pad + p.nc - 1) / p.nc;
+  }
+  while (p.work_m * p.work_n < 2 * threads && p.mc > kW4GemmMr) {
+    p.mc = round_up(p.mc / 2, kW4GemmMr);
+    p.work_m = (m + p.mc - 1) / p.mc;
+  }
+  return p;
+}
+
+}  // namespace qkern

@@ -1,0 +1,422 @@
+"""W4A16 linear layers: y = x W^T (+ bias) with a 4-bit weight W (INT4, MXFP4, NVFP4) and
+fp32/fp16/bf16 activations, fp32 accumulation, y in x's dtype.
+
+Public API::
+
+    y = qkern.ops.w4a16_linear(x, weight, bias=None, g_idx=None)
+    p = qkern.ops.prepack(weight, device="cpu", g_idx=None)     # -> PrepackedWeight
+
+``weight`` is a canonical :class:`qkern.QuantizedTensor` (prepacked on every call: a full
+pass over the weight) or a :class:`PrepackedWeight` (the kernel layout, made once).
+
+Ops (torch.ops.qkern.*):
+
+  w4a16_linear(Tensor x, Tensor qdata, Tensor scale, Tensor? zero, Tensor? global_scale,
+               Tensor? g_idx, Tensor? bias, str fmt) -> Tensor
+      canonical weight; pure-PyTorch reference on devices without a kernel
+  w4a16_prepack(Tensor qdata, Tensor scale, Tensor? zero, Tensor? perm, str fmt) -> Tensor[]
+      canonical -> CPU layout: [packed, scale] (+ [zero] for INT4 asymmetric)
+  w4a16_linear_prepacked(Tensor x, Tensor packed, Tensor scale, Tensor? zero,
+                         Tensor? global_scale, Tensor? perm, Tensor? bias, str fmt,
+                         str layout, int n, int k) -> Tensor
+
+Layout (cpp/include/qkern/gemm.h, docs/gemm.md): tag ``qkern.cpu.w4.n8k8.v1``; packed
+uint8 [Np/8, Kp/8, 32] (8 output x 8 input channels per 32-byte tile), scale and zero
+[Np/8, groups, 8] in their canonical encodings; act-order weights carry ``perm`` (int32 [K],
+a stable argsort of g_idx): packed column k' is column perm[k'] of the canonical weight.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import Dict, List, Optional, Tuple, Union
+
+import torch
+
+from .. import _C, reference
+from .._checks import FLOAT_DTYPES, check_shape, check_tensor
+from .._ext import data_ptr, dtype_code
+from ..formats import INT4, MXFP4, NVFP4, Format, parse
+from ..tensor import QuantizedTensor
+from ._registry import register
+
+__all__ = ["w4a16_linear", "prepack", "PrepackedWeight", "CPU_LAYOUT"]
+
+_LAYOUT = _C.w4a16_cpu_layout()
+CPU_LAYOUT: str = _LAYOUT["tag"]
+_TILE_N, _TILE_K, _TILE_BYTES = _LAYOUT["tile_n"], _LAYOUT["tile_k"], _LAYOUT["tile_bytes"]
+
+
+def _layout_backend(layout: str) -> str:
+    """'qkern.<backend>.<...>' -> backend ('cpu', 'cuda', ...)."""
+    parts = layout.split(".")
+    return parts[1] if len(parts) > 2 and parts[0] == "qkern" else "unknown"
+
+
+# ----------------------------------------------------------------------------- the weight
+
+
+@dataclass
+class PrepackedWeight:
+    """A 4-bit [N, K] weight in a kernel layout, made once by :func:`prepack`.
+
+    All fields are plain tensors plus a layout tag naming the backend and layout version
+    (``layout``), so :meth:`tensors` goes into a state_dict as is (the tag, format and
+    shape travel as a uint8 ``meta`` tensor holding JSON) and :meth:`from_tensors` restores.
+    """
+
+    packed: torch.Tensor
+    scale: torch.Tensor
+    fmt: Format
+    shape: Tuple[int, int]
+    layout: str
+    zero: Optional[torch.Tensor] = None
+    global_scale: Optional[torch.Tensor] = None
+    perm: Optional[torch.Tensor] = None
+
+    @property
+    def backend(self) -> str:
+        return _layout_backend(self.layout)
+
+    @property
+    def device(self) -> torch.device:
+        return self.packed.device
+
+    def to(self, device) -> "PrepackedWeight":
+        move = lambda t: None if t is None else t.to(device)  # noqa: E731
+        return replace(self, packed=move(self.packed), scale=move(self.scale), zero=move(self.zero),
+                       global_scale=move(self.global_scale), perm=move(self.perm))
+
+    def tensors(self) -> Dict[str, torch.Tensor]:
+        meta = json.dumps({"layout": self.layout, "fmt": self.fmt.spec, "shape": list(self.shape)})
+        out = {"packed": self.packed, "scale": self.scale,
+               "meta": torch.frombuffer(bytearray(meta.encode()), dtype=torch.uint8).clone()}
+        for name in ("zero", "global_scale", "perm"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        return out
+
+    @classmethod
+    def from_tensors(cls, tensors: Dict[str, torch.Tensor]) -> "PrepackedWeight":
+        t = dict(tensors)
+        meta = json.loads(bytes(t.pop("meta").cpu().tolist()).decode())
+        return cls(fmt=parse(meta["fmt"]), shape=tuple(meta["shape"]), layout=meta["layout"], **t)
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _weight_format(fmt: str) -> Format:
+    f = parse(fmt)
+    if not isinstance(f, (INT4, MXFP4, NVFP4)):
+        raise ValueError(f"weight: W4A16 takes INT4, MXFP4 or NVFP4 weights, got format {f.spec}")
+    return f
+
+
+def _check_canonical(qdata, scale, zero, f: Format) -> Tuple[int, int, int]:
+    """Checks a canonical 2-D weight (all but its global scale); returns (N, K, block)."""
+    check_tensor("weight.qdata", qdata, dtypes=(torch.uint8,))
+    if qdata.dim() != 2:
+        raise ValueError(f"weight.qdata: expected a 2-D [N, K/2] weight, got shape {tuple(qdata.shape)}")
+    n, k = qdata.shape[0], qdata.shape[1] * 2
+    if k == 0:
+        raise ValueError(f"weight.qdata: K must be positive, got shape {tuple(qdata.shape)}")
+    block = f.block_size(k)
+    if k % block:
+        raise ValueError(f"weight: K = {k} is not a multiple of the {f.spec} group size ({block})")
+    device = qdata.device
+    scale_dtypes = FLOAT_DTYPES if isinstance(f, INT4) else (f.scale_dtype(torch.float32),)
+    check_tensor("weight.scale", scale, dtypes=scale_dtypes, device=device)
+    check_shape("weight.scale", scale, (n, k // block))
+    _check_zero(zero, f, device, (n, k // block))
+    return n, k, block
+
+
+def _check_zero(zero, f: Format, device, shape) -> None:
+    if f.has_zero:
+        if zero is None:
+            raise ValueError(f"weight.zero: required for {f.spec}, got None")
+        check_tensor("weight.zero", zero, dtypes=(torch.uint8,), device=device)
+        check_shape("weight.zero", zero, shape)
+    elif zero is not None:
+        raise ValueError(f"weight.zero: {f.spec} has no zero point, got a tensor")
+
+
+def _check_global(global_scale, f: Format, device) -> None:
+    if f.has_global_scale:
+        if global_scale is None:
+            raise ValueError(f"weight.global_scale: required for {f.spec}, got None")
+        check_tensor("weight.global_scale", global_scale, dtypes=(torch.float32,), device=device,
+                     min_dim=0)
+        if global_scale.numel() != 1:
+            raise ValueError(f"weight.global_scale: expected one element, got shape "
+                             f"{tuple(global_scale.shape)}")
+    elif global_scale is not None:
+        raise ValueError(f"weight.global_scale: {f.spec} has no global scale, got a tensor")
+
+
+def _check_x_bias(x, bias, n: int, k: int) -> None:
+    check_tensor("x", x, dtypes=FLOAT_DTYPES, contiguous=False)
+    if x.shape[-1] != k:
+        raise ValueError(f"x: the last dim must equal the weight's K = {k}, got shape {tuple(x.shape)}")
+    if bias is not None:
+        check_tensor("bias", bias, dtypes=(x.dtype,), device=x.device)
+        check_shape("bias", bias, (n,))
+
+
+def _perm_from_g_idx(g_idx, k: int, block: int, device) -> torch.Tensor:
+    """Act-order: int32 perm = stable argsort of g_idx; every group must hold `block` columns."""
+    check_tensor("g_idx", g_idx, dtypes=(torch.int32, torch.int64), device=device)
+    check_shape("g_idx", g_idx, (k,))
+    perm = torch.argsort(g_idx, stable=True)
+    expected = torch.arange(k, device=g_idx.device) // block
+    if not torch.equal(g_idx[perm].to(expected.dtype), expected):
+        raise ValueError(f"g_idx: every group 0..{k // block - 1} must hold exactly {block} columns "
+                         "(GPTQ act-order assigns them so); got other group sizes or indices")
+    return perm.to(torch.int32)
+
+
+def _check_perm(perm, k: int, device) -> None:
+    if perm is not None:
+        check_tensor("weight.perm", perm, dtypes=(torch.int32,), device=device)
+        check_shape("weight.perm", perm, (k,))
+
+
+def _as_rows(x: torch.Tensor, k: int) -> Tuple[torch.Tensor, int]:
+    """x [..., K] -> ([M, K] with unit column stride, row stride in elements)."""
+    x2 = x.reshape(-1, k)
+    if x2.stride(-1) != 1 or (x2.shape[0] > 1 and x2.stride(0) < k):
+        x2 = x2.contiguous()
+    return x2, (x2.stride(0) if x2.shape[0] > 1 else k)
+
+
+# ----------------------------------------------------------------------------- prepack op
+
+
+def _prepacked_shapes(n: int, k: int, block: int) -> dict:
+    s = _C.w4a16_cpu_shape(n, k, block)
+    tiles = s["n_pad"] // _TILE_N
+    return {"packed": (tiles, s["k_pad"] // _TILE_K, _TILE_BYTES), "scale": (tiles, s["groups"], _TILE_N)}
+
+
+def _prepack_checks(qdata, scale, zero, perm, fmt: str):
+    f = _weight_format(fmt)
+    n, k, block = _check_canonical(qdata, scale, zero, f)
+    _check_perm(perm, k, qdata.device)
+    return f, n, k, block
+
+
+def _prepack_empty(qdata, scale, f: Format, n: int, k: int, block: int) -> List[torch.Tensor]:
+    shapes = _prepacked_shapes(n, k, block)
+    out = [qdata.new_empty(shapes["packed"], dtype=torch.uint8),
+           scale.new_empty(shapes["scale"], dtype=scale.dtype)]
+    if f.has_zero:
+        out.append(qdata.new_empty(shapes["scale"], dtype=torch.uint8))
+    return out
+
+
+def _prepack_fake(qdata, scale, zero, perm, fmt: str) -> List[torch.Tensor]:
+    f, n, k, block = _prepack_checks(qdata, scale, zero, perm, fmt)
+    return _prepack_empty(qdata, scale, f, n, k, block)
+
+
+def _prepack_cpu(qdata, scale, zero, perm, fmt: str) -> List[torch.Tensor]:
+    f, n, k, block = _prepack_checks(qdata, scale, zero, perm, fmt)
+    out = _prepack_empty(qdata, scale, f, n, k, block)
+    _C.w4a16_prepack(kind=f.kind, block=block, symmetric=getattr(f, "symmetric", True),
+                     global_scale=f.has_global_scale, n=n, k=k, qdata=qdata.data_ptr(),
+                     scale=scale.data_ptr(), scale_dtype=dtype_code(scale.dtype), zero=data_ptr(zero),
+                     perm=data_ptr(perm), packed=out[0].data_ptr(), scale_out=out[1].data_ptr(),
+                     zero_out=data_ptr(out[2] if f.has_zero else None))
+    return out
+
+
+def _prepack_reference(qdata, scale, zero, perm, fmt: str) -> List[torch.Tensor]:
+    raise NotImplementedError(f"qkern.w4a16_prepack: the W4 layout '{CPU_LAYOUT}' is made for CPU "
+                              f"tensors; got a weight on {qdata.device} (no {qdata.device.type} "
+                              "layout exists yet)")
+
+
+register("w4a16_prepack", "(Tensor qdata, Tensor scale, Tensor? zero, Tensor? perm, str fmt) -> Tensor[]",
+         fake=_prepack_fake, cpu=_prepack_cpu, reference=_prepack_reference)
+
+
+# ----------------------------------------------------------------------------- linear ops
+
+
+def _prepacked_checks(x, packed, scale, zero, global_scale, perm, bias, fmt: str, layout: str,
+                      n: int, k: int) -> Tuple[Format, int]:
+    f = _weight_format(fmt)
+    if layout != CPU_LAYOUT:
+        raise ValueError(f"weight: prepacked with layout '{layout}' (backend "
+                         f"'{_layout_backend(layout)}'), which the {x.device.type} kernel cannot "
+                         f"read (it expects '{CPU_LAYOUT}'); prepack the canonical weight for this "
+                         f"device with qkern.ops.prepack(weight, '{x.device.type}')")
+    _check_x_bias(x, bias, n, k)
+    block = f.block_size(k)
+    shapes = _prepacked_shapes(n, k, block)
+    check_tensor("weight.packed", packed, dtypes=(torch.uint8,), device=x.device)
+    check_shape("weight.packed", packed, shapes["packed"])
+    scale_dtypes = FLOAT_DTYPES if isinstance(f, INT4) else (f.scale_dtype(torch.float32),)
+    check_tensor("weight.scale", scale, dtypes=scale_dtypes, device=x.device)
+    check_shape("weight.scale", scale, shapes["scale"])
+    _check_zero(zero, f, x.device, shapes["scale"])
+    _check_global(global_scale, f, x.device)
+    _check_perm(perm, k, x.device)
+    return f, block
+
+
+def _linear_prepacked_fake(x, packed, scale, zero, global_scale, perm, bias, fmt, layout, n, k):
+    _prepacked_checks(x, packed, scale, zero, global_scale, perm, bias, fmt, layout, n, k)
+    return x.new_empty((*x.shape[:-1], n))
+
+
+def _linear_prepacked_cpu(x, packed, scale, zero, global_scale, perm, bias, fmt, layout, n, k):
+    f, block = _prepacked_checks(x, packed, scale, zero, global_scale, perm, bias, fmt, layout, n, k)
+    x2, x_stride = _as_rows(x, k)
+    m = x2.shape[0]
+    y = x.new_empty((m, n))
+    if m and n:
+        ws = torch.empty(_C.w4a16_cpu_workspace_floats(m, n, k, block, f.has_zero), dtype=torch.float32)
+        _C.w4a16_linear(kind=f.kind, block=block, symmetric=getattr(f, "symmetric", True),
+                        global_scale=f.has_global_scale, m=m, n=n, k=k, x=x2.data_ptr(),
+                        x_stride=x_stride, x_dtype=dtype_code(x.dtype), perm=data_ptr(perm),
+                        packed=packed.data_ptr(), scale=scale.data_ptr(),
+                        scale_dtype=dtype_code(scale.dtype), zero=data_ptr(zero),
+                        global_scale_in=data_ptr(global_scale), bias=data_ptr(bias), y=y.data_ptr(),
+                        y_stride=n, workspace=ws.data_ptr())
+    return y.reshape(*x.shape[:-1], n)
+
+
+def _linear_prepacked_reference(x, packed, scale, zero, global_scale, perm, bias, fmt, layout, n, k):
+    raise ValueError(f"weight: prepacked for backend '{_layout_backend(layout)}' (layout '{layout}'), "
+                     f"but x is on {x.device}, which has no kernel for it; use the canonical "
+                     "QuantizedTensor or prepack it for this device")
+
+
+register("w4a16_linear_prepacked",
+         "(Tensor x, Tensor packed, Tensor scale, Tensor? zero, Tensor? global_scale, Tensor? perm, "
+         "Tensor? bias, str fmt, str layout, int n, int k) -> Tensor",
+         fake=_linear_prepacked_fake, cpu=_linear_prepacked_cpu,
+         reference=_linear_prepacked_reference)
+
+
+def _linear_checks(x, qdata, scale, zero, global_scale, g_idx, bias, fmt: str):
+    f = _weight_format(fmt)
+    n, k, block = _check_canonical(qdata, scale, zero, f)
+    _check_global(global_scale, f, qdata.device)
+    _check_x_bias(x, bias, n, k)
+    if qdata.device != x.device:
+        raise ValueError(f"weight: expected a weight on {x.device} (like x), got {qdata.device}")
+    if g_idx is not None and not isinstance(f, INT4):
+        raise ValueError(f"g_idx: act-order applies to INT4 weights, got {f.spec}")
+    return f, n, k, block
+
+
+def _linear_fake(x, qdata, scale, zero, global_scale, g_idx, bias, fmt: str):
+    f, n, k, block = _linear_checks(x, qdata, scale, zero, global_scale, g_idx, bias, fmt)
+    return x.new_empty((*x.shape[:-1], n))
+
+
+def _linear_cpu(x, qdata, scale, zero, global_scale, g_idx, bias, fmt: str):
+    f, n, k, block = _linear_checks(x, qdata, scale, zero, global_scale, g_idx, bias, fmt)
+    perm = None if g_idx is None else _perm_from_g_idx(g_idx, k, block, x.device)
+    packed = _prepack_cpu(qdata, scale, zero, perm, fmt)
+    zero_p = packed[2] if f.has_zero else None
+    return _linear_prepacked_cpu(x, packed[0], packed[1], zero_p, global_scale, perm, bias, fmt,
+                                 CPU_LAYOUT, n, k)
+
+
+def _linear_reference(x, qdata, scale, zero, global_scale, g_idx, bias, fmt: str):
+    """Dequantize (reference.py) and multiply in fp32, rounding once to x's dtype."""
+    f, n, k, block = _linear_checks(x, qdata, scale, zero, global_scale, g_idx, bias, fmt)
+    if g_idx is not None:
+        _perm_from_g_idx(g_idx, k, block, x.device)
+    return linear_reference(x, QuantizedTensor(qdata, scale, f, zero, global_scale), bias, g_idx)
+
+
+register("w4a16_linear",
+         "(Tensor x, Tensor qdata, Tensor scale, Tensor? zero, Tensor? global_scale, Tensor? g_idx, "
+         "Tensor? bias, str fmt) -> Tensor",
+         fake=_linear_fake, cpu=_linear_cpu, reference=_linear_reference)
+
+
+def dequantize_weight(weight: QuantizedTensor, g_idx: Optional[torch.Tensor] = None,
+                      dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """W [N, K] of a canonical weight (reference.py), with act-order groups: column k uses
+    group g_idx[k] (GPTQ), else k // block."""
+    q = weight
+    if g_idx is None:
+        return reference.dequantize(q.qdata, q.scale, q.zero, q.global_scale, q.fmt, dtype)
+    # Columns sorted by group are an ordinary grouped weight; dequantize that, put them back.
+    perm = torch.argsort(g_idx, stable=True)
+    sorted_q = reference.pack_nibbles(reference.unpack_nibbles(q.qdata)[:, perm])
+    w_sorted = reference.dequantize(sorted_q, q.scale, q.zero, q.global_scale, q.fmt, dtype)
+    return torch.empty_like(w_sorted).index_copy_(1, perm, w_sorted)
+
+
+def linear_reference(x: torch.Tensor, weight: QuantizedTensor, bias: Optional[torch.Tensor] = None,
+                     g_idx: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """The W4A16 result the kernels approximate: fp32 dequantized weight, fp32 products and
+    sums, bias added in fp32, one rounding to x's dtype."""
+    w = dequantize_weight(weight, g_idx)
+    y = x.float() @ w.t()
+    if bias is not None:
+        y = y + bias.float()
+    return y.to(x.dtype)
+
+
+# ----------------------------------------------------------------------------- public API
+
+
+def prepack(weight: QuantizedTensor, device: Union[str, torch.device, None] = None,
+            g_idx: Optional[torch.Tensor] = None) -> PrepackedWeight:
+    """The kernel layout of a canonical 4-bit [N, K] weight for ``device`` (default: the
+    weight's), made once. ``g_idx`` (GPTQ act-order, INT4) is folded in as a column order."""
+    if not isinstance(weight, QuantizedTensor):
+        raise TypeError(f"weight: expected a qkern.QuantizedTensor, got {type(weight).__name__}")
+    device = torch.device(device) if device is not None else weight.device
+    if device.type != "cpu":
+        raise NotImplementedError(f"qkern.ops.prepack: no W4 layout for device '{device.type}' yet "
+                                  "(the CUDA kernel is a follow-up); keep the canonical "
+                                  "QuantizedTensor (reference path) or prepack for 'cpu'")
+    w = weight.to(device)
+    f = _weight_format(w.fmt.spec)
+    if w.qdata.dim() != 2:
+        raise ValueError(f"weight: expected a 2-D [N, K] weight, got shape {tuple(w.shape)}")
+    n, k = w.shape
+    perm = None
+    if g_idx is not None:
+        if not isinstance(f, INT4):
+            raise ValueError(f"g_idx: act-order applies to INT4 weights, got {f.spec}")
+        perm = _perm_from_g_idx(g_idx.to(device), k, f.block_size(k), device)
+    out = torch.ops.qkern.w4a16_prepack(w.qdata, w.scale, w.zero, perm, f.spec)
+    return PrepackedWeight(packed=out[0], scale=out[1], fmt=f, shape=(n, k), layout=CPU_LAYOUT,
+                           zero=out[2] if f.has_zero else None, global_scale=w.global_scale, perm=perm)
+
+
+def w4a16_linear(x: torch.Tensor, weight: Union[QuantizedTensor, PrepackedWeight],
+                 bias: Optional[torch.Tensor] = None, g_idx: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """y[..., N] = x[..., K] W^T (+ bias) in x's dtype (fp32/fp16/bf16), fp32 accumulation.
+
+    ``weight``: a canonical QuantizedTensor (INT4, MXFP4, NVFP4; prepacked on each call) or
+    a PrepackedWeight from :func:`prepack` (fast path). ``g_idx``: GPTQ act-order group of
+    each input column (INT4, canonical weights only; a PrepackedWeight carries it).
+    """
+    if isinstance(weight, PrepackedWeight):
+        if g_idx is not None:
+            raise ValueError("g_idx: a PrepackedWeight already carries its act-order; pass g_idx "
+                             "to qkern.ops.prepack instead")
+        if isinstance(x, torch.Tensor) and x.device.type != weight.backend:
+            raise ValueError(f"weight: prepacked for backend '{weight.backend}' (layout "
+                             f"'{weight.layout}'), but x is on {x.device}; prepack the canonical "
+                             f"weight with qkern.ops.prepack(weight, '{x.device.type}')")
+        n, k = weight.shape
+        return torch.ops.qkern.w4a16_linear_prepacked(
+            x, weight.packed, weight.scale, weight.zero, weight.global_scale, weight.perm, bias,
+            weight.fmt.spec, weight.layout, n, k)
+    if isinstance(weight, QuantizedTensor):
+        return torch.ops.qkern.w4a16_linear(x, weight.qdata, weight.scale, weight.zero,
+                                            weight.global_scale, g_idx, bias, weight.fmt.spec)
+    raise TypeError(f"weight: expected a qkern.QuantizedTensor or qkern.ops.PrepackedWeight, got "
+                    f"{type(weight).__name__}")
