@@ -59,7 +59,8 @@ struct W4Kernels {
   void (*dequant)(const W4Weights& w, int64_t t0, int64_t ntiles, int64_t c0, int64_t nchunks,
                   float* panel);
   // c[i][j] (+)= sum_{k < kc} a[i * lda + k] * b[k * 16 + j] for i < mr (<= 6), j < 16;
-  // c has row stride ldc; accumulate = false overwrites c.
+  // c has row stride ldc; accumulate = false overwrites c. The kc-term sum is formed on its
+  // own and then added to c (blocked summation, see w4a16_kernels_avx2.cpp).
   void (*micro)(const float* a, int64_t lda, const float* b, int64_t kc, float* c, int64_t ldc,
                 int mr, bool accumulate);
   // The 8 scales of tile t in group g as fp32 (what gemv and dequant use); for tests.

@@ -196,13 +196,14 @@ void dequant_kind(const W4Weights& w, int64_t t0, int64_t ntiles, int64_t c0, in
 }
 
 // C[MR][16] (+)= A[MR][kc] B[kc][16]: 2*MR accumulators, one broadcast of A per row and k.
+// The block's sum starts from zero and is added to C at the end: summing K in blocks of kc
+// keeps the fp32 rounding error near sqrt(kc) + sqrt(K/kc) terms instead of sqrt(K).
 template <int MR>
 void micro_rows(const float* a, int64_t lda, const float* b, int64_t kc, float* c, int64_t ldc,
                 bool accumulate) {
   __m256 acc[MR][2];
   for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < 2; ++j)
-      acc[i][j] = accumulate ? _mm256_loadu_ps(c + i * ldc + 8 * j) : _mm256_setzero_ps();
+    for (int j = 0; j < 2; ++j) acc[i][j] = _mm256_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
     const __m256 b0 = _mm256_loadu_ps(b + k * kW4GemmNr), b1 = _mm256_loadu_ps(b + k * kW4GemmNr + 8);
     for (int i = 0; i < MR; ++i) {
@@ -212,7 +213,10 @@ void micro_rows(const float* a, int64_t lda, const float* b, int64_t kc, float* 
     }
   }
   for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < 2; ++j) _mm256_storeu_ps(c + i * ldc + 8 * j, acc[i][j]);
+    for (int j = 0; j < 2; ++j) {
+      float* cij = c + i * ldc + 8 * j;
+      _mm256_storeu_ps(cij, accumulate ? _mm256_add_ps(_mm256_loadu_ps(cij), acc[i][j]) : acc[i][j]);
+    }
 }
 
 void micro(const float* a, int64_t lda, const float* b, int64_t kc, float* c, int64_t ldc, int mr,

@@ -1,8 +1,6 @@
 // Portable W4A16 kernels: plain C++ over the shared codecs, the same blocking as the AVX2
 // level (per-group partial sums in the GEMV, scaled fp32 panels in the GEMM) so that the
 // tests of both levels exercise one driver.
-#include <algorithm>
-
 #include "gemm/w4a16_kernels.h"
 
 namespace qkern {
@@ -72,13 +70,12 @@ void dequant(const W4Weights& w, int64_t t0, int64_t ntiles, int64_t c0, int64_t
 void micro(const float* a, int64_t lda, const float* b, int64_t kc, float* c, int64_t ldc, int mr,
            bool accumulate) {
   for (int i = 0; i < mr; ++i) {
-    float acc[16];
-    for (int j = 0; j < 16; ++j) acc[j] = accumulate ? c[i * ldc + j] : 0.0f;
+    float acc[16] = {};
     for (int64_t k = 0; k < kc; ++k) {
       const float av = a[i * lda + k];
       for (int j = 0; j < 16; ++j) acc[j] += av * b[k * 16 + j];
     }
-    std::copy(acc, acc + 16, c + i * ldc);
+    for (int j = 0; j < 16; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[j] : acc[j];
   }
 }
 

@@ -136,9 +136,11 @@ QK_HOST_DEVICE inline W4CpuPlan w4a16_cpu_plan(int64_t m, const W4CpuShape& s, i
   // One row keeps 2 tiles x 4 partial sums in flight; more rows give independent chains.
   p.gemv_tiles = m <= 2 ? 2 : 1;
   if (p.gemv) return p;
-  // Dequantized panel kc x nc fp32 = 128 KiB (L2); the x block mc x kc (120 KiB) and the
-  // fp32 output block mc x nc (60 KiB) stay in L2 beside it.
-  p.kc = s.k_pad < 256 ? s.k_pad : 256;
+  // Dequantized panel kc x nc fp32 = 64 KiB; the x block mc x kc (60 KiB) and the fp32
+  // output block mc x nc (60 KiB) stay in L2 beside it. kc = 128 also sets the blocked
+  // summation of K (fp32 error ~ sqrt(128) + sqrt(K/128) terms; the GEMM is then as
+  // accurate as PyTorch's own fp32 GEMM, which a longer chain of FMAs was not).
+  p.kc = s.k_pad < 128 ? s.k_pad : 128;
   p.nc = 128;
   if (p.nc > s.n_pad) p.nc = s.n_pad;
   p.mc = 120;
