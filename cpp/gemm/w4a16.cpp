@@ -41,12 +41,12 @@ Status check_format(const FormatSpec& f, const W4CpuShape& s, DType scale_dtype)
   switch (f.kind) {
     case FormatKind::kInt4:
       return is_float_dtype(scale_dtype) ? Status::kOk : Status::kInvalidArgument;
-    case FormatKind::kMxfp4:
+    case FormatKind::kMxfp4:  // E8M0 codes
       return f.block == kMxBlock && scale_dtype == DType::kU8 ? Status::kOk
                                                               : Status::kInvalidArgument;
-    case FormatKind::kNvfp4:
-      return f.block == kNvBlock && scale_dtype == DType::kE4M3 ? Status::kOk
-                                                                : Status::kInvalidArgument;
+    case FormatKind::kNvfp4:  // E4M3 codes
+      return f.block == kNvBlock && scale_dtype == DType::kU8 ? Status::kOk
+                                                              : Status::kInvalidArgument;
     default: return Status::kInvalidArgument;
   }
 }

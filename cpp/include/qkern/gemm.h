@@ -74,7 +74,7 @@ struct W4PrepackParams {
   W4CpuShape shape;
   const uint8_t* qdata;    // [n, k/2]
   const void* scale;       // [n, k/block]
-  DType scale_dtype;       // INT4: f32/f16/bf16; MXFP4: u8 (E8M0); NVFP4: E4M3
+  DType scale_dtype;       // INT4: f32/f16/bf16; MXFP4 / NVFP4: u8 (E8M0 / E4M3 codes)
   const uint8_t* zero;     // [n, k/block] INT4 asymmetric, else null
   const int32_t* perm;     // [k] act-order column order, or null for the identity
   uint8_t* packed;         // outputs, layouts above
@@ -93,7 +93,7 @@ struct W4A16Params {
   const int32_t* perm;     // [k] act-order, or null
   const uint8_t* packed;   // prepacked weight (layout above)
   const void* scale;
-  DType scale_dtype;       // INT4: f32/f16/bf16; MXFP4: u8 (E8M0); NVFP4: E4M3
+  DType scale_dtype;       // INT4: f32/f16/bf16; MXFP4 / NVFP4: u8 (E8M0 / E4M3 codes)
   const uint8_t* zero;     // INT4 asymmetric, else null
   const float* global_scale;  // NVFP4 two-level: [1], else null
   const void* bias;        // [n] or null
