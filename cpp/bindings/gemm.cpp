@@ -61,7 +61,6 @@ void register_gemm(py::module_& m) {
     const W4CpuPlan p = w4a16_cpu_plan(m, w4_cpu_shape(n, k, block), threads);
     py::dict d;
     d["gemv"] = p.gemv;
-    d["gemv_tiles"] = p.gemv_tiles;
     d["mc"] = p.mc;
     d["nc"] = p.nc;
     d["kc"] = p.kc;

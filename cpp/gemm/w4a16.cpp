@@ -118,18 +118,14 @@ void store_rows(const W4A16Params& p, const float* acc, int64_t ldacc, int64_t m
   }
 }
 
-void run_gemv(const W4A16Params& p, const W4Weights& w, const float* xw, const float* xsum,
-              const W4CpuPlan& plan) {
+void run_gemv(const W4A16Params& p, const W4Weights& w, const float* xw, const float* xsum) {
   const W4Kernels& k = kernels();
   const W4CpuShape& s = p.shape;
-  const int64_t tiles = s.n_pad / kW4TileN;
-  const int64_t units = (tiles + plan.gemv_tiles - 1) / plan.gemv_tiles;
-  parallel_for(units, 1, [&](int64_t u0, int64_t u1) {
-    const int64_t t0 = u0 * plan.gemv_tiles, t1 = std::min(tiles, u1 * plan.gemv_tiles);
+  parallel_for(s.n_pad / kW4TileN, 1, [&](int64_t t0, int64_t t1) {
     const int64_t ldo = (t1 - t0) * kW4TileN;
     thread_local std::vector<float> out;
     out.resize(size_t(p.m * ldo));
-    k.gemv(w, xw, s.k_pad, xsum, s.groups, int(p.m), plan.gemv_tiles, t0, t1, out.data(), ldo);
+    k.gemv(w, xw, s.k_pad, xsum, s.groups, int(p.m), t0, t1, out.data(), ldo);
     const int64_t n0 = t0 * kW4TileN;
     store_rows(p, out.data(), ldo, 0, p.m, n0, std::min(s.n, t1 * kW4TileN) - n0);
   });
@@ -227,7 +223,7 @@ Status w4a16_linear_cpu(const W4A16Params& p) {
 
   const W4CpuPlan plan = w4a16_cpu_plan(p.m, s, num_threads());
   if (plan.gemv)
-    run_gemv(p, w, xw, xsum, plan);
+    run_gemv(p, w, xw, xsum);
   else
     run_gemm(p, w, xw, plan);
   return Status::kOk;

@@ -48,11 +48,11 @@ inline float w4_zero_offset(const W4Weights& w, int64_t t, int64_t g, int lane) 
 
 struct W4Kernels {
   // GEMV block: out[i][(t - t0) * 8 + lane] = sum_k x[i][k] W[8t + lane][k] for rows
-  // i < mr (mr <= kW4GemvMaxM) and tiles t in [t0, t1), `tiles` (1 or 2) at a time.
-  // x: fp32 [mr][k_pad] with row stride ldx; xsum: per-group sums of x, [mr][groups]
-  // (row stride ldxs), read for INT4 asymmetric only; out: row stride ldo.
+  // i < mr (mr <= kW4GemvMaxM) and tiles t in [t0, t1). x: fp32 [mr][k_pad] with row
+  // stride ldx; xsum: per-group sums of x, [mr][groups] (row stride ldxs), read for INT4
+  // asymmetric only; out: row stride ldo.
   void (*gemv)(const W4Weights& w, const float* x, int64_t ldx, const float* xsum, int64_t ldxs,
-               int mr, int tiles, int64_t t0, int64_t t1, float* out, int64_t ldo);
+               int mr, int64_t t0, int64_t t1, float* out, int64_t ldo);
   // Dequantizes tiles [t0, t0 + ntiles) (ntiles even) x chunks [c0, c0 + nchunks) into
   // panel [ntiles/2][nchunks*8][16]: element (k = 8(c0 + c) + v, n = 8t + lane) at
   // panel[((t - t0) / 2) * nchunks*8*16 + (8c + v) * 16 + ((t - t0) % 2) * 8 + lane].

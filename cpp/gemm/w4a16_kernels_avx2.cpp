@@ -17,6 +17,8 @@
 //         single rounding, as e4m3_to_f32(c) * d does; |c| = 0x7F is forced to NaN.
 #include <immintrin.h>
 
+#include <utility>
+
 #include "gemm/w4a16_kernels.h"
 
 namespace qkern {
@@ -97,71 +99,98 @@ QK_FORCEINLINE const uint8_t* scale_at(const W4Weights& w, int64_t t, int64_t g,
 
 // ---------------------------------------------------------------- GEMV
 
-// MR rows x NV tiles over all of K. Each (row, tile) sums a group in P partial vectors
-// (P chains hide the FMA latency when MR * NV is small), then scales the sum once.
-template <W4ScaleKind SK, bool Asym, int MR, int NV>
-void gemv_block(const W4Weights& w, const Tables& tb, const float* x, int64_t ldx,
-                const float* xsum, int64_t ldxs, int64_t t0, float* out, int64_t ldo) {
-  constexpr int P = MR * NV >= 4 ? 1 : 4 / (MR * NV);
+// Four fp32 vectors of partial sums, named rather than an array: GCC keeps __m256 arrays
+// of a kernel's accumulators in memory and stores them on every iteration.
+struct Chains {
+  __m256 c0, c1, c2, c3;
+};
+
+template <int J>
+QK_FORCEINLINE __m256& chain(Chains& ch) {
+  static_assert(J >= 0 && J < 4, "four chains");
+  if constexpr (J == 0) return ch.c0;
+  else if constexpr (J == 1) return ch.c1;
+  else if constexpr (J == 2) return ch.c2;
+  else return ch.c3;
+}
+
+// Input v of a tile into the chains of rows 0..MR-1 (x of row i at xr[i]): row i, input v
+// goes to chain i * P + v % P.
+template <int MR, int P, int V, int... I>
+QK_FORCEINLINE void fma_input(Chains& ch, const float* const* xr, __m256 w,
+                              std::integer_sequence<int, I...>) {
+  ((chain<I * P + V % P>(ch) =
+        _mm256_fmadd_ps(_mm256_broadcast_ss(xr[I] + V), w, chain<I * P + V % P>(ch))),
+   ...);
+}
+
+template <int MR, int P, int... V>
+QK_FORCEINLINE void fma_tile(Chains& ch, const float* const* xr, const __m256* wv,
+                             std::integer_sequence<int, V...>) {
+  (fma_input<MR, P, V>(ch, xr, wv[V], std::make_integer_sequence<int, MR>()), ...);
+}
+
+// Sum of row i's P chains.
+template <int P>
+QK_FORCEINLINE __m256 row_sum(const Chains& ch, int i) {
+  const __m256 c[4] = {ch.c0, ch.c1, ch.c2, ch.c3};
+  __m256 sum = c[i * P];
+  for (int q = 1; q < P; ++q) sum = _mm256_add_ps(sum, c[i * P + q]);
+  return sum;
+}
+
+// MR rows of one 8-channel strip over all of K. Each row sums a group in P partial vectors
+// (MR * P = 4 chains, enough to hide the FMA latency), then scales the sum once. One
+// strip at a time: sharing the x broadcasts between strips saves loads but costs
+// registers, and the spills cost more (16 ymm: 4 decode constants, 4 chains, temps).
+template <W4ScaleKind SK, bool Asym, int MR>
+void gemv_strip(const W4Weights& w, const Tables& tb, const float* x, int64_t ldx,
+                const float* xsum, int64_t ldxs, int64_t t, float* out, int64_t ldo) {
+  constexpr int P = MR >= 4 ? 1 : 4 / MR;
   const __m256 mul256 = _mm256_set1_ps(256.0f * w.scale_mul);
-  __m256 acc[MR][NV];
-  for (int i = 0; i < MR; ++i)
-    for (int t = 0; t < NV; ++t) acc[i][t] = _mm256_setzero_ps();
-  for (int64_t g = 0; g < w.groups; ++g) {
-    __m256 part[MR][NV][P];
-    for (int i = 0; i < MR; ++i)
-      for (int t = 0; t < NV; ++t)
-        for (int q = 0; q < P; ++q) part[i][t][q] = _mm256_setzero_ps();
-    for (int64_t c = g * w.group_chunks; c < (g + 1) * w.group_chunks; ++c) {
-      const float* xc = x + c * kW4TileK;
-      for (int t = 0; t < NV; ++t) {
-        __m256 wv[kW4TileK];
-        decode_tile(w.packed + ((t0 + t) * w.k_chunks + c) * kW4TileBytes, tb, wv);
-        for (int v = 0; v < kW4TileK; ++v)
-          for (int i = 0; i < MR; ++i)
-            part[i][t][v % P] =
-                _mm256_fmadd_ps(_mm256_broadcast_ss(xc + i * ldx + v), wv[v], part[i][t][v % P]);
-      }
+  const int64_t group_chunks = w.group_chunks, groups = w.groups;
+  const uint8_t* tile = w.packed + t * w.k_chunks * kW4TileBytes;  // strip: contiguous along K
+  __m256 acc[MR];
+  for (int i = 0; i < MR; ++i) acc[i] = _mm256_setzero_ps();
+  for (int64_t g = 0; g < groups; ++g) {
+    const __m256 zero = _mm256_setzero_ps();
+    Chains ch{zero, zero, zero, zero};
+    const float* xr[MR];  // this chunk's x, one pointer per row
+    for (int i = 0; i < MR; ++i) xr[i] = x + i * ldx + g * group_chunks * kW4TileK;
+    for (int64_t c = 0; c < group_chunks; ++c, tile += kW4TileBytes) {
+      __m256 wv[kW4TileK];
+      decode_tile(tile, tb, wv);
+      fma_tile<MR, P>(ch, xr, wv, std::make_integer_sequence<int, kW4TileK>());
+      for (int i = 0; i < MR; ++i) xr[i] += kW4TileK;
     }
-    for (int t = 0; t < NV; ++t) {
-      const __m256 s = load_scales<SK>(scale_at(w, t0 + t, g, kScaleBytes<SK>), mul256);
-      __m256 zs = _mm256_setzero_ps();
-      if constexpr (Asym)
-        zs = _mm256_mul_ps(load_zero_offsets(w.zero + ((t0 + t) * w.groups + g) * kW4TileN), s);
-      for (int i = 0; i < MR; ++i) {
-        __m256 sum = part[i][t][0];
-        for (int q = 1; q < P; ++q) sum = _mm256_add_ps(sum, part[i][t][q]);
-        acc[i][t] = _mm256_fmadd_ps(sum, s, acc[i][t]);
-        if constexpr (Asym)
-          acc[i][t] = _mm256_fmadd_ps(zs, _mm256_set1_ps(xsum[i * ldxs + g]), acc[i][t]);
-      }
+    const __m256 s = load_scales<SK>(scale_at(w, t, g, kScaleBytes<SK>), mul256);
+    __m256 zs = zero;
+    if constexpr (Asym) zs = _mm256_mul_ps(load_zero_offsets(w.zero + (t * w.groups + g) * kW4TileN), s);
+    for (int i = 0; i < MR; ++i) {
+      acc[i] = _mm256_fmadd_ps(row_sum<P>(ch, i), s, acc[i]);
+      if constexpr (Asym) acc[i] = _mm256_fmadd_ps(zs, _mm256_set1_ps(xsum[i * ldxs + g]), acc[i]);
     }
   }
-  for (int i = 0; i < MR; ++i)
-    for (int t = 0; t < NV; ++t) _mm256_storeu_ps(out + i * ldo + t * kW4TileN, acc[i][t]);
+  for (int i = 0; i < MR; ++i) _mm256_storeu_ps(out + i * ldo, acc[i]);
 }
 
 template <W4ScaleKind SK, bool Asym, int MR>
 void gemv_rows(const W4Weights& w, const float* x, int64_t ldx, const float* xsum, int64_t ldxs,
-               int tiles, int64_t t0, int64_t t1, float* out, int64_t ldo) {
+               int64_t t0, int64_t t1, float* out, int64_t ldo) {
   const Tables tb = make_tables(w);
-  int64_t t = t0;
-  if (tiles == 2)
-    for (; t + 2 <= t1; t += 2)
-      gemv_block<SK, Asym, MR, 2>(w, tb, x, ldx, xsum, ldxs, t, out + (t - t0) * kW4TileN, ldo);
-  for (; t < t1; ++t)
-    gemv_block<SK, Asym, MR, 1>(w, tb, x, ldx, xsum, ldxs, t, out + (t - t0) * kW4TileN, ldo);
+  for (int64_t t = t0; t < t1; ++t)
+    gemv_strip<SK, Asym, MR>(w, tb, x, ldx, xsum, ldxs, t, out + (t - t0) * kW4TileN, ldo);
 }
 
 template <W4ScaleKind SK, bool Asym>
 void gemv_kind(const W4Weights& w, const float* x, int64_t ldx, const float* xsum, int64_t ldxs,
-               int mr, int tiles, int64_t t0, int64_t t1, float* out, int64_t ldo) {
+               int mr, int64_t t0, int64_t t1, float* out, int64_t ldo) {
   static_assert(kW4GemvMaxM == 4, "one instantiation per row count");
   switch (mr) {
-    case 1: return gemv_rows<SK, Asym, 1>(w, x, ldx, xsum, ldxs, tiles, t0, t1, out, ldo);
-    case 2: return gemv_rows<SK, Asym, 2>(w, x, ldx, xsum, ldxs, tiles, t0, t1, out, ldo);
-    case 3: return gemv_rows<SK, Asym, 3>(w, x, ldx, xsum, ldxs, tiles, t0, t1, out, ldo);
-    default: return gemv_rows<SK, Asym, 4>(w, x, ldx, xsum, ldxs, tiles, t0, t1, out, ldo);
+    case 1: return gemv_rows<SK, Asym, 1>(w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
+    case 2: return gemv_rows<SK, Asym, 2>(w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
+    case 3: return gemv_rows<SK, Asym, 3>(w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
+    default: return gemv_rows<SK, Asym, 4>(w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
   }
 }
 
@@ -175,17 +204,19 @@ void dequant_kind(const W4Weights& w, int64_t t0, int64_t ntiles, int64_t c0, in
   for (int64_t dt = 0; dt < ntiles; ++dt) {
     const int64_t t = t0 + dt;
     float* strip = panel + (dt / 2) * nchunks * kW4TileK * kW4GemmNr + (dt % 2) * kW4TileN;
-    int64_t g_cur = -1;
+    const uint8_t* tile = w.packed + (t * w.k_chunks + c0) * kW4TileBytes;
+    int64_t g = c0 / w.group_chunks, left = 0;  // chunks left in group g
     __m256 s = _mm256_setzero_ps(), off = _mm256_setzero_ps();
-    for (int64_t dc = 0; dc < nchunks; ++dc) {
-      const int64_t c = c0 + dc, g = c / w.group_chunks;
-      if (g != g_cur) {
-        g_cur = g;
+    for (int64_t dc = 0; dc < nchunks; ++dc, tile += kW4TileBytes) {
+      if (left == 0) {  // entering a group: c0 + dc is its first chunk, or dc == 0
+        left = (g + 1) * w.group_chunks - (c0 + dc);
         s = load_scales<SK>(scale_at(w, t, g, kScaleBytes<SK>), mul256);
         if constexpr (Asym) off = load_zero_offsets(w.zero + (t * w.groups + g) * kW4TileN);
+        ++g;
       }
+      --left;
       __m256 wv[kW4TileK];
-      decode_tile(w.packed + (t * w.k_chunks + c) * kW4TileBytes, tb, wv);
+      decode_tile(tile, tb, wv);
       for (int v = 0; v < kW4TileK; ++v) {
         // (value + 8 - z) * s: the integer add is exact, so this rounds like the reference
         const __m256 val = Asym ? _mm256_add_ps(wv[v], off) : wv[v];
@@ -201,22 +232,31 @@ void dequant_kind(const W4Weights& w, int64_t t0, int64_t ntiles, int64_t c0, in
 template <int MR>
 void micro_rows(const float* a, int64_t lda, const float* b, int64_t kc, float* c, int64_t ldc,
                 bool accumulate) {
-  __m256 acc[MR][2];
-  for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < 2; ++j) acc[i][j] = _mm256_setzero_ps();
+  // Named accumulators: GCC keeps a __m256 array of this size in memory (a store per FMA).
+  const __m256 zero = _mm256_setzero_ps();
+  __m256 c00 = zero, c01 = zero, c10 = zero, c11 = zero, c20 = zero, c21 = zero;
+  __m256 c30 = zero, c31 = zero, c40 = zero, c41 = zero, c50 = zero, c51 = zero;
   for (int64_t k = 0; k < kc; ++k) {
     const __m256 b0 = _mm256_loadu_ps(b + k * kW4GemmNr), b1 = _mm256_loadu_ps(b + k * kW4GemmNr + 8);
-    for (int i = 0; i < MR; ++i) {
-      const __m256 av = _mm256_broadcast_ss(a + i * lda + k);
-      acc[i][0] = _mm256_fmadd_ps(av, b0, acc[i][0]);
-      acc[i][1] = _mm256_fmadd_ps(av, b1, acc[i][1]);
+#define QK_W4_ROW(r)                                                  \
+    if constexpr (MR > r) {                                           \
+      const __m256 av = _mm256_broadcast_ss(a + r * lda + k);         \
+      c##r##0 = _mm256_fmadd_ps(av, b0, c##r##0);                     \
+      c##r##1 = _mm256_fmadd_ps(av, b1, c##r##1);                     \
     }
+    QK_W4_ROW(0) QK_W4_ROW(1) QK_W4_ROW(2) QK_W4_ROW(3) QK_W4_ROW(4) QK_W4_ROW(5)
+#undef QK_W4_ROW
   }
-  for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < 2; ++j) {
-      float* cij = c + i * ldc + 8 * j;
-      _mm256_storeu_ps(cij, accumulate ? _mm256_add_ps(_mm256_loadu_ps(cij), acc[i][j]) : acc[i][j]);
-    }
+  const auto put = [&](int r, int j, __m256 v) {
+    float* p = c + r * ldc + 8 * j;
+    _mm256_storeu_ps(p, accumulate ? _mm256_add_ps(_mm256_loadu_ps(p), v) : v);
+  };
+  put(0, 0, c00), put(0, 1, c01);
+  if constexpr (MR > 1) put(1, 0, c10), put(1, 1, c11);
+  if constexpr (MR > 2) put(2, 0, c20), put(2, 1, c21);
+  if constexpr (MR > 3) put(3, 0, c30), put(3, 1, c31);
+  if constexpr (MR > 4) put(4, 0, c40), put(4, 1, c41);
+  if constexpr (MR > 5) put(5, 0, c50), put(5, 1, c51);
 }
 
 void micro(const float* a, int64_t lda, const float* b, int64_t kc, float* c, int64_t ldc, int mr,
@@ -256,8 +296,8 @@ void scales_kind(const W4Weights& w, int64_t t, int64_t g, float* out) {
   }
 
 void gemv(const W4Weights& w, const float* x, int64_t ldx, const float* xsum, int64_t ldxs,
-          int mr, int tiles, int64_t t0, int64_t t1, float* out, int64_t ldo) {
-  QK_W4_DISPATCH(w, gemv_kind, w, x, ldx, xsum, ldxs, mr, tiles, t0, t1, out, ldo)
+          int mr, int64_t t0, int64_t t1, float* out, int64_t ldo) {
+  QK_W4_DISPATCH(w, gemv_kind, w, x, ldx, xsum, ldxs, mr, t0, t1, out, ldo)
 }
 
 void dequant(const W4Weights& w, int64_t t0, int64_t ntiles, int64_t c0, int64_t nchunks,

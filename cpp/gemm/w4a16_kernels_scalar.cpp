@@ -21,7 +21,7 @@ void scales(const W4Weights& w, int64_t t, int64_t g, float* out) {
 }
 
 void gemv(const W4Weights& w, const float* x, int64_t ldx, const float* xsum, int64_t ldxs,
-          int mr, int tiles, int64_t t0, int64_t t1, float* out, int64_t ldo) {
+          int mr, int64_t t0, int64_t t1, float* out, int64_t ldo) {
   float vals[kW4TileK][kW4TileN];
   for (int64_t t = t0; t < t1; ++t) {
     float acc[kW4GemvMaxM][kW4TileN] = {};

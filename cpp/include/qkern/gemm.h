@@ -115,7 +115,6 @@ constexpr int kW4GemmNr = 16;
 
 struct W4CpuPlan {
   bool gemv;        // GEMV kernel (m <= kW4GemvMaxM) or GEMM
-  int gemv_tiles;   // GEMV: 8-channel tiles per register block (1 or 2)
   int64_t mc;       // GEMM: rows per work item (multiple of kW4GemmMr unless it is m)
   int64_t nc;       // GEMM: columns per work item (multiple of kW4GemmNr)
   int64_t kc;       // GEMM: input channels per dequantized panel (multiple of 8)
@@ -133,8 +132,6 @@ QK_HOST_DEVICE inline W4CpuPlan w4a16_cpu_plan(int64_t m, const W4CpuShape& s, i
   W4CpuPlan p{};
   threads = threads < 1 ? 1 : threads;
   p.gemv = m <= kW4GemvMaxM;
-  // One row keeps 2 tiles x 4 partial sums in flight; more rows give independent chains.
-  p.gemv_tiles = m <= 2 ? 2 : 1;
   if (p.gemv) return p;
   // Dequantized panel kc x nc fp32 = 64 KiB; the x block mc x kc (60 KiB) and the fp32
   // output block mc x nc (60 KiB) stay in L2 beside it. kc = 128 also sets the blocked
