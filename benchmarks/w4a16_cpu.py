@@ -10,14 +10,15 @@ Baselines (torch 2.13 CPU):
   dense fp32  x_f32 @ W_f32.T (the GEMV reads 4 bytes per weight).
   copy        dst.copy_(src) of a 256 MiB fp32 tensor, bytes read + written.
 
-Timings are medians over --reps calls, the candidates interleaved round-robin so that the
-shared machine's load shifts hit all of them alike. "hot": the same weight every call (an
+Timings are medians over --reps calls, in blocks per candidate repeated over 5 rounds
+(see median_times). "hot": the same weight every call (an
 8 MiB INT4 weight stays in a 32 MiB L3); "cold": a rotation over copies of the weight
 totalling > 64 MiB, so each call streams its weight from memory, as in a real decode step.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -27,16 +28,25 @@ import qkern
 from qkern import formats, ops
 
 
-def median_times(fns: dict, reps: int, warmup: int = 3) -> dict:
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
+CLOCK = time.perf_counter
+
+
+def median_times(fns: dict, reps: int, rounds: int = 5, warmup: int = 2) -> dict:
+    """Median wall time of each fn. The candidates run in blocks of reps / rounds calls,
+    block after block, `rounds` times over: slow drifts of the shared machine's load hit
+    all alike, while a candidate does not run right after another library's call (torch's
+    OpenMP threads keep spinning for a while after an op and would take the cores from
+    the next candidate's threads: a real effect in mixed models, but not the kernel's)."""
     times = {name: [] for name in fns}
-    for _ in range(reps):
+    per_block = max(1, reps // rounds)
+    for _ in range(rounds):
         for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
+            for _ in range(warmup):
+                fn()
+            for _ in range(per_block):
+                t0 = CLOCK()
+                fn()
+                times[name].append(CLOCK() - t0)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
@@ -60,15 +70,25 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=50)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--sweep-m", action="store_true", help="time M = 1..16 (GEMV/GEMM crossover)")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="with --threads 1: time the calling thread's CPU time instead of wall "
+                         "time (robust to a loaded machine descheduling the benchmark)")
     args = ap.parse_args()
+    if args.cpu_time:
+        if args.threads != 1:
+            ap.error("--cpu-time measures one thread: use it with --threads 1")
+        global CLOCK
+        CLOCK = time.thread_time
     torch.set_num_threads(args.threads)
     qkern.set_num_threads(args.threads)
     torch.manual_seed(0)
     n, k, g = args.n, args.k, args.group
 
     bw = copy_bandwidth(max(10, args.reps // 5))
-    print(f"machine: {torch.get_num_threads()} threads, qkern ISA {qkern._C.get_isa()}, "
-          f"copy bandwidth {bw / 1e9:.1f} GB/s (read + write)")
+    print(f"machine: {torch.get_num_threads()} threads ({'thread CPU time' if args.cpu_time else 'wall time'}), "
+          f"qkern ISA {qkern._C.get_isa()}, "
+          f"copy bandwidth {bw / 1e9:.1f} GB/s (read + write), load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
     w = torch.randn(n, k)
     fmts = {"int4": formats.INT4(g), "mxfp4": formats.MXFP4(), "nvfp4": formats.NVFP4()}

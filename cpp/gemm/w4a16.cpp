@@ -169,22 +169,29 @@ Status w4a16_prepack_cpu(const W4PrepackParams& p) {
   if (s.n == 0) return Status::kOk;
   const uint8_t pad_code = p.fmt.kind == FormatKind::kInt4 ? 8 : 0;  // decodes to 0
   const int64_t kblocks = s.k / p.fmt.block, sb = dtype_size(p.scale_dtype);
+  const int64_t chunks = s.k_pad / kW4TileK;
   parallel_for(s.n_pad / kW4TileN, 4, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
-      uint8_t* tile = p.packed + t * (s.k_pad / kW4TileK) * kW4TileBytes;
-      std::memset(tile, 0, size_t(s.k_pad / kW4TileK * kW4TileBytes));
+      uint8_t* tiles = p.packed + t * chunks * kW4TileBytes;
+      std::memset(tiles, 0, size_t(chunks * kW4TileBytes));
       for (int lane = 0; lane < kW4TileN; ++lane) {
         const int64_t n = t * kW4TileN + lane;
         const uint8_t* row = n < s.n ? p.qdata + n * (s.k / 2) : nullptr;
-        for (int64_t kk = 0; kk < s.k_pad; ++kk) {
-          uint8_t code = pad_code;
-          if (row && kk < s.k) {
-            const int64_t src = p.perm ? p.perm[kk] : kk;
-            code = (row[src / 2] >> (4 * (src & 1))) & 0xF;
+        for (int64_t c = 0; c < chunks; ++c) {
+          // codes of packed columns 8c + v, then placed in the tile
+          uint8_t code[kW4TileK];
+          const int64_t k0 = c * kW4TileK;
+          if (row && !p.perm && k0 + kW4TileK <= s.k) {  // common case: 4 whole bytes
+            for (int v = 0; v < kW4TileK; ++v) code[v] = (row[k0 / 2 + v / 2] >> (4 * (v & 1))) & 0xF;
+          } else {
+            for (int v = 0; v < kW4TileK; ++v) {
+              const int64_t src = k0 + v < s.k ? (p.perm ? p.perm[k0 + v] : k0 + v) : -1;
+              code[v] = row && src >= 0 ? (row[src / 2] >> (4 * (src & 1))) & 0xF : pad_code;
+            }
           }
-          const int v = int(kk % kW4TileK);
-          tile[(kk / kW4TileK) * kW4TileBytes + w4_tile_byte(v, lane)] |=
-              uint8_t(code << (4 * w4_tile_nibble(v)));
+          uint8_t* tile = tiles + c * kW4TileBytes;
+          for (int v = 0; v < kW4TileK; ++v)
+            tile[w4_tile_byte(v, lane)] |= uint8_t(code[v] << (4 * w4_tile_nibble(v)));
         }
         // Scales and zeros: [tile][group][lane]; padding channels get scale bytes 0
         // (finite in every encoding) and zero point 8.
