@@ -9,6 +9,8 @@ Baselines (torch 2.13 CPU):
               (q in 0..15) and sz [K/group, N, 2] bf16 = (scale, offset): value (q - 8) * s + z.
   dense fp32  x_f32 @ W_f32.T (the GEMV reads 4 bytes per weight).
   copy        dst.copy_(src) of a 256 MiB fp32 tensor, bytes read + written.
+Run with ATEN_CPU_CAPABILITY=avx2 to compare against torch's AVX2 code paths (the level
+qkern's CPU kernels use) on an AVX-512 machine.
 
 Timings are medians over --reps calls, in blocks per candidate repeated over 5 rounds
 (see median_times). "hot": the same weight every call (an
@@ -86,7 +88,8 @@ def main() -> None:
 
     bw = copy_bandwidth(max(10, args.reps // 5))
     print(f"machine: {torch.get_num_threads()} threads ({'thread CPU time' if args.cpu_time else 'wall time'}), "
-          f"qkern ISA {qkern._C.get_isa()}, "
+          f"qkern ISA {qkern._C.get_isa()}, torch CPU capability "
+          f"{torch.backends.cpu.get_cpu_capability()}, "
           f"copy bandwidth {bw / 1e9:.1f} GB/s (read + write), load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 

@@ -1,6 +1,8 @@
 // Bindings of the CPU W4A16 linear layer (prepack, matmul) and of its pure helpers
 // (layout sizes, tile plan) that the Python layer and the tests use.
 #include <cstdint>
+#include <initializer_list>
+#include <utility>
 
 #include "bindings/registry.h"
 #include "gemm/w4a16.h"
@@ -13,14 +15,10 @@ FormatSpec spec(int kind, int block, bool symmetric, bool global_scale) {
   return FormatSpec{FormatKind(kind), block, symmetric, false, global_scale};
 }
 
-py::dict shape_dict(const W4CpuShape& s) {
+// {name: value} of a struct's fields, for the pure helpers below.
+py::dict fields(std::initializer_list<std::pair<const char*, int64_t>> kv) {
   py::dict d;
-  d["n"] = s.n;
-  d["k"] = s.k;
-  d["n_pad"] = s.n_pad;
-  d["k_pad"] = s.k_pad;
-  d["group"] = s.group;
-  d["groups"] = s.groups;
+  for (const auto& [name, value] : kv) d[name] = value;
   return d;
 }
 
@@ -39,18 +37,16 @@ void run(const char* kernel, Fn fn) {
 
 void register_gemm(py::module_& m) {
   m.def("w4a16_cpu_layout", [] {
-    py::dict d;
+    py::dict d = fields({{"tile_n", kW4TileN}, {"tile_k", kW4TileK}, {"tile_bytes", kW4TileBytes},
+                         {"align_n", kW4CpuAlignN}, {"gemv_max_m", kW4GemvMaxM}});
     d["tag"] = kW4CpuLayoutTag;
-    d["tile_n"] = kW4TileN;
-    d["tile_k"] = kW4TileK;
-    d["tile_bytes"] = kW4TileBytes;
-    d["align_n"] = kW4CpuAlignN;
-    d["gemv_max_m"] = kW4GemvMaxM;
     return d;
   }, "Constants of the prepacked CPU W4 layout (qkern/gemm.h).");
 
   m.def("w4a16_cpu_shape", [](int64_t n, int64_t k, int64_t block) {
-    return shape_dict(w4_cpu_shape(n, k, block));
+    const W4CpuShape s = w4_cpu_shape(n, k, block);
+    return fields({{"n", s.n}, {"k", s.k}, {"n_pad", s.n_pad}, {"k_pad", s.k_pad},
+                   {"group", s.group}, {"groups", s.groups}});
   }, py::arg("n"), py::arg("k"), py::arg("block"));
 
   m.def("w4a16_cpu_workspace_floats", [](int64_t m, int64_t n, int64_t k, int64_t block, bool asym) {
@@ -59,13 +55,9 @@ void register_gemm(py::module_& m) {
 
   m.def("w4a16_cpu_plan", [](int64_t m, int64_t n, int64_t k, int64_t block, int threads) {
     const W4CpuPlan p = w4a16_cpu_plan(m, w4_cpu_shape(n, k, block), threads);
-    py::dict d;
+    py::dict d = fields({{"mc", p.mc}, {"nc", p.nc}, {"kc", p.kc}, {"work_m", p.work_m},
+                         {"work_n", p.work_n}});
     d["gemv"] = p.gemv;
-    d["mc"] = p.mc;
-    d["nc"] = p.nc;
-    d["kc"] = p.kc;
-    d["work_m"] = p.work_m;
-    d["work_n"] = p.work_n;
     return d;
   }, py::arg("m"), py::arg("n"), py::arg("k"), py::arg("block"), py::arg("threads"),
      "The CPU tile plan for an [m, k] x [n, k]^T problem (a pure function, for tests).");

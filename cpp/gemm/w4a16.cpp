@@ -9,7 +9,7 @@
 
 #include "common/cpu_features.h"
 #include "common/parallel.h"
-#include "formats/row_kernels.h"
+#include "formats/row_kernels.h"  // load_one / store_one: scalar element conversions
 #include "gemm/w4a16_kernels.h"
 
 namespace qkern {
@@ -20,13 +20,6 @@ const W4Kernels& kernels() {
   if (active_isa() == Isa::kAvx2) return w4_kernels_avx2();
 #endif
   return w4_kernels_scalar();
-}
-
-const RowKernels& row_kernels() {
-#if defined(QKERN_BUILD_AVX2)
-  if (active_isa() == Isa::kAvx2) return row_kernels_avx2();
-#endif
-  return row_kernels_scalar();
 }
 
 bool has_zero(const FormatSpec& f) { return f.kind == FormatKind::kInt4 && !f.symmetric; }
@@ -87,11 +80,7 @@ void convert_x(const W4A16Params& p, int64_t m0, int64_t m1, float* xw, float* x
   for (int64_t i = m0; i < m1; ++i) {
     const char* src = static_cast<const char*>(p.x) + i * p.x_stride * esize;
     float* dst = xw + i * s.k_pad;
-    if (p.perm) {
-      for (int64_t k = 0; k < s.k; ++k) dst[k] = load_one(src, p.x_dtype, p.perm[k]);
-    } else {
-      row_kernels().load_f32(src, p.x_dtype, s.k, dst);
-    }
+    for (int64_t k = 0; k < s.k; ++k) dst[k] = load_one(src, p.x_dtype, p.perm ? p.perm[k] : k);
     std::fill(dst + s.k, dst + s.k_pad, 0.0f);
     if (xsum) {
       for (int64_t g = 0; g < s.groups; ++g) {
