@@ -66,7 +66,7 @@ void register_gemm(py::module_& m) {
         [](int kind, int block, bool symmetric, bool global_scale, int64_t n, int64_t k,
            uintptr_t qdata, uintptr_t scale, int scale_dtype, uintptr_t zero, uintptr_t perm,
            uintptr_t packed, uintptr_t scale_out, uintptr_t zero_out) {
-          W4PrepackParams p{spec(kind, block, symmetric, global_scale), w4_cpu_shape(n, k, block),
+          W4PrepackParams p{spec(kind, block, symmetric, global_scale), n, k,
                             ptr<const uint8_t>(qdata), ptr<const void>(scale), DType(scale_dtype),
                             ptr<const uint8_t>(zero), ptr<const int32_t>(perm), ptr<uint8_t>(packed),
                             ptr(scale_out), ptr<uint8_t>(zero_out)};
@@ -82,7 +82,7 @@ void register_gemm(py::module_& m) {
            int64_t k, uintptr_t x, int64_t x_stride, int x_dtype, uintptr_t perm, uintptr_t packed,
            uintptr_t scale, int scale_dtype, uintptr_t zero, uintptr_t global_scale_in,
            uintptr_t bias, uintptr_t y, int64_t y_stride, uintptr_t workspace) {
-          W4A16Params p{spec(kind, block, symmetric, global_scale), w4_cpu_shape(n, k, block), m,
+          W4A16Params p{spec(kind, block, symmetric, global_scale), m, n, k,
                         ptr<const void>(x), x_stride, DType(x_dtype), ptr<const int32_t>(perm),
                         ptr<const uint8_t>(packed), ptr<const void>(scale), DType(scale_dtype),
                         ptr<const uint8_t>(zero), ptr<const float>(global_scale_in),

@@ -24,13 +24,12 @@ const W4Kernels& kernels() {
 
 bool has_zero(const FormatSpec& f) { return f.kind == FormatKind::kInt4 && !f.symmetric; }
 
-// Format, block and the shape derived from it agree; scale dtype matches the format.
-Status check_format(const FormatSpec& f, const W4CpuShape& s, DType scale_dtype) {
-  if (s.n < 0 || s.k <= 0 || f.block <= 0 || s.k % f.block != 0 || f.block % 2 != 0)
+// Sizes and format agree (K a multiple of an even block, the block a format's own); the
+// scale dtype matches the format.
+Status check_format(const FormatSpec& f, int64_t n, int64_t k, DType scale_dtype) {
+  if (n < 0 || k <= 0 || f.block <= 0 || k % f.block != 0 || f.block % 2 != 0)
     return Status::kInvalidArgument;
-  const W4CpuShape want = w4_cpu_shape(s.n, s.k, f.block);
-  if (std::memcmp(&want, &s, sizeof s) != 0 || s.group % kW4TileK != 0)
-    return Status::kInvalidArgument;
+  if (w4_cpu_shape(n, k, f.block).group % kW4TileK != 0) return Status::kInvalidArgument;
   switch (f.kind) {
     case FormatKind::kInt4:
       return is_float_dtype(scale_dtype) ? Status::kOk : Status::kInvalidArgument;
@@ -74,8 +73,8 @@ W4Weights make_weights(const FormatSpec& f, const W4CpuShape& s, DType scale_dty
 
 // Rows [m0, m1) of x -> fp32 workspace rows [k_pad] in packed column order (zero padded),
 // and for INT4 asymmetric the sums of each group.
-void convert_x(const W4A16Params& p, int64_t m0, int64_t m1, float* xw, float* xsum) {
-  const W4CpuShape& s = p.shape;
+void convert_x(const W4A16Params& p, const W4CpuShape& s, int64_t m0, int64_t m1, float* xw,
+               float* xsum) {
   const int esize = dtype_size(p.x_dtype);
   for (int64_t i = m0; i < m1; ++i) {
     const char* src = static_cast<const char*>(p.x) + i * p.x_stride * esize;
@@ -107,9 +106,9 @@ void store_rows(const W4A16Params& p, const float* acc, int64_t ldacc, int64_t m
   }
 }
 
-void run_gemv(const W4A16Params& p, const W4Weights& w, const float* xw, const float* xsum) {
+void run_gemv(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w, const float* xw,
+              const float* xsum) {
   const W4Kernels& k = kernels();
-  const W4CpuShape& s = p.shape;
   parallel_for(s.n_pad / kW4TileN, 1, [&](int64_t t0, int64_t t1) {
     const int64_t ldo = (t1 - t0) * kW4TileN;
     thread_local std::vector<float> out;
@@ -120,9 +119,9 @@ void run_gemv(const W4A16Params& p, const W4Weights& w, const float* xw, const f
   });
 }
 
-void run_gemm(const W4A16Params& p, const W4Weights& w, const float* xw, const W4CpuPlan& plan) {
+void run_gemm(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w, const float* xw,
+              const W4CpuPlan& plan) {
   const W4Kernels& k = kernels();
-  const W4CpuShape& s = p.shape;
   const int64_t tiles = s.n_pad / kW4TileN, kc_chunks = plan.kc / kW4TileK;
   // Items in row-block-major order: consecutive items share the x block (L2/L3 reuse).
   parallel_for(plan.work_m * plan.work_n, 1, [&](int64_t i0, int64_t i1) {
@@ -152,8 +151,8 @@ void run_gemm(const W4A16Params& p, const W4Weights& w, const float* xw, const W
 }  // namespace
 
 Status w4a16_prepack_cpu(const W4PrepackParams& p) {
-  const W4CpuShape& s = p.shape;
-  if (Status st = check_format(p.fmt, s, p.scale_dtype); st != Status::kOk) return st;
+  if (Status st = check_format(p.fmt, p.n, p.k, p.scale_dtype); st != Status::kOk) return st;
+  const W4CpuShape s = w4_cpu_shape(p.n, p.k, p.fmt.block);
   if (has_zero(p.fmt) != (p.zero != nullptr)) return Status::kInvalidArgument;
   if (s.n == 0) return Status::kOk;
   const uint8_t pad_code = p.fmt.kind == FormatKind::kInt4 ? 8 : 0;  // decodes to 0
@@ -200,8 +199,8 @@ Status w4a16_prepack_cpu(const W4PrepackParams& p) {
 }
 
 Status w4a16_linear_cpu(const W4A16Params& p) {
-  const W4CpuShape& s = p.shape;
-  if (Status st = check_format(p.fmt, s, p.scale_dtype); st != Status::kOk) return st;
+  if (Status st = check_format(p.fmt, p.n, p.k, p.scale_dtype); st != Status::kOk) return st;
+  const W4CpuShape s = w4_cpu_shape(p.n, p.k, p.fmt.block);
   if (p.m < 0 || !is_float_dtype(p.x_dtype) || p.x_stride < s.k || p.y_stride < s.n)
     return Status::kInvalidArgument;
   if (has_zero(p.fmt) != (p.zero != nullptr)) return Status::kInvalidArgument;
@@ -215,13 +214,13 @@ Status w4a16_linear_cpu(const W4A16Params& p) {
   float* xw = p.workspace;
   float* xsum = has_zero(p.fmt) ? p.workspace + p.m * s.k_pad : nullptr;
   parallel_for(p.m, std::max<int64_t>(1, 16384 / s.k_pad),
-               [&](int64_t m0, int64_t m1) { convert_x(p, m0, m1, xw, xsum); });
+               [&](int64_t m0, int64_t m1) { convert_x(p, s, m0, m1, xw, xsum); });
 
   const W4CpuPlan plan = w4a16_cpu_plan(p.m, s, num_threads());
   if (plan.gemv)
-    run_gemv(p, w, xw, xsum);
+    run_gemv(p, s, w, xw, xsum);
   else
-    run_gemm(p, w, xw, plan);
+    run_gemm(p, s, w, xw, plan);
   return Status::kOk;
 }
 

@@ -68,10 +68,11 @@ QK_HOST_DEVICE inline W4CpuShape w4_cpu_shape(int64_t n, int64_t k, int64_t bloc
   return s;
 }
 
-// Canonical -> prepacked (one pass over the weight; CPU).
+// Canonical -> prepacked (one pass over the weight). Logical sizes only: each backend
+// derives its layout's padded shape (CPU: w4_cpu_shape).
 struct W4PrepackParams {
-  FormatSpec fmt;          // kind, block (= k for per-channel INT4), symmetric
-  W4CpuShape shape;
+  FormatSpec fmt;          // kind, block (= k for per-channel INT4), symmetric, global_scale
+  int64_t n, k;            // the weight is [n, k]
   const uint8_t* qdata;    // [n, k/2]
   const void* scale;       // [n, k/block]
   DType scale_dtype;       // INT4: f32/f16/bf16; MXFP4 / NVFP4: u8 (E8M0 / E4M3 codes)
@@ -82,11 +83,10 @@ struct W4PrepackParams {
   uint8_t* zero_out;
 };
 
-// y = x W^T (+ bias) with a prepacked weight.
+// y = x W^T (+ bias) with a prepacked weight (the backend's layout).
 struct W4A16Params {
   FormatSpec fmt;
-  W4CpuShape shape;
-  int64_t m;               // rows of x and y (all leading dims)
+  int64_t m, n, k;         // y [m, n] = x [m, k] W[n, k]^T; m = all leading dims of x
   const void* x;           // [m, k], row stride x_stride (elements), unit column stride
   int64_t x_stride;
   DType x_dtype;           // f32, f16 or bf16; y and bias have the same dtype
@@ -99,7 +99,7 @@ struct W4A16Params {
   const void* bias;        // [n] or null
   void* y;                 // [m, n], row stride y_stride (elements)
   int64_t y_stride;
-  float* workspace;        // w4a16_cpu_workspace_floats(...) fp32 elements
+  float* workspace;        // CPU: w4a16_cpu_workspace_floats(...) fp32 elements
 };
 
 // ---------------------------------------------------------------- CPU tile heuristics
