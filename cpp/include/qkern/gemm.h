@@ -20,10 +20,10 @@
 // padding scales are finite, so padded rows/columns contribute exact zeros.
 // Inside a tile, element (n = n0 + lane, k = k0 + v), lane and v in 0..7, is the nibble
 // w4_tile_nibble(v) of byte w4_tile_byte(v, lane). This order is what the AVX2 decoder
-// produces with two PSHUFB table lookups and one UNPCK per 16 codes (cpp/gemm/
-// w4a16_kernels_avx2.cpp): low nibbles give v = 0..3, high nibbles v = 4..7; UNPCKLO/HI
-// interleave bytes 0..7 | 16..23 and 8..15 | 24..31 of each 128-bit half into 16-bit
-// words, and the even/odd words of each 32-bit lane give consecutive v.
+// produces with two PSHUFB lookups and two UNPCKs per 32 codes and no shuffle of its own
+// (cpp/gemm/w4a16_kernels_avx2.cpp): low nibbles give v = 0..3, high nibbles v = 4..7;
+// UNPCKLO_EPI8 pairs bytes 0..7 and 16..23 of the vector into 16-bit words, UNPCKHI bytes
+// 8..15 and 24..31, and the even / odd word of each 32-bit lane give consecutive v.
 // Act-order (GPTQ g_idx): packed column k' is column perm[k'] of the canonical weight and
 // of x, with perm a stable argsort of g_idx, so that every group is contiguous.
 #pragma once
