@@ -24,6 +24,14 @@ const W4Kernels& kernels() {
 
 bool has_zero(const FormatSpec& f) { return f.kind == FormatKind::kInt4 && !f.symmetric; }
 
+// perm (null, or [k] column indices) stays inside the k columns it indexes.
+bool perm_in_range(const int32_t* perm, int64_t k) {
+  if (!perm) return true;
+  for (int64_t i = 0; i < k; ++i)
+    if (perm[i] < 0 || perm[i] >= k) return false;
+  return true;
+}
+
 // Sizes and format agree (K a multiple of an even block, the block a format's own); the
 // scale dtype matches the format.
 Status check_format(const FormatSpec& f, int64_t n, int64_t k, DType scale_dtype) {
@@ -153,7 +161,8 @@ void run_gemm(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w, con
 Status w4a16_prepack_cpu(const W4PrepackParams& p) {
   if (Status st = check_format(p.fmt, p.n, p.k, p.scale_dtype); st != Status::kOk) return st;
   const W4CpuShape s = w4_cpu_shape(p.n, p.k, p.fmt.block);
-  if (has_zero(p.fmt) != (p.zero != nullptr)) return Status::kInvalidArgument;
+  if (has_zero(p.fmt) != (p.zero != nullptr) || !perm_in_range(p.perm, p.k))
+    return Status::kInvalidArgument;
   if (s.n == 0) return Status::kOk;
   const uint8_t pad_code = p.fmt.kind == FormatKind::kInt4 ? 8 : 0;  // decodes to 0
   const int64_t kblocks = s.k / p.fmt.block, sb = dtype_size(p.scale_dtype);
@@ -203,7 +212,8 @@ Status w4a16_linear_cpu(const W4A16Params& p) {
   const W4CpuShape s = w4_cpu_shape(p.n, p.k, p.fmt.block);
   if (p.m < 0 || !is_float_dtype(p.x_dtype) || p.x_stride < s.k || p.y_stride < s.n)
     return Status::kInvalidArgument;
-  if (has_zero(p.fmt) != (p.zero != nullptr)) return Status::kInvalidArgument;
+  if (has_zero(p.fmt) != (p.zero != nullptr) || !perm_in_range(p.perm, p.k))
+    return Status::kInvalidArgument;
   const bool two_level = p.fmt.kind == FormatKind::kNvfp4 && p.fmt.global_scale;
   if (two_level != (p.global_scale != nullptr)) return Status::kInvalidArgument;
   if (p.m == 0 || s.n == 0) return Status::kOk;
