@@ -27,9 +27,10 @@ FORMATS = {
     "nvfp4:single": (16, 48),
 }
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)
-# (M, N, which K): M = 4 / 5 straddle the GEMV / GEMM switch; N not multiples of 8 or 16.
-SHAPES = [(1, 1, 0), (1, 7, 1), (3, 100, 0), (4, 33, 1), (5, 7, 1), (16, 100, 1), (17, 1, 0),
-          (100, 7, 1), (20, 300, 1), (1, 300, 1)]
+# (M, N, which K): the GEMV takes M <= 8 in passes of 4 rows (M = 4 / 5: one / two passes),
+# M = 8 / 9 straddle the GEMV / GEMM switch; N not multiples of 8 or 16.
+SHAPES = [(1, 1, 0), (1, 7, 1), (3, 100, 0), (4, 33, 1), (5, 7, 1), (8, 50, 1), (9, 33, 0),
+          (16, 100, 1), (17, 1, 0), (100, 7, 1), (20, 300, 1), (1, 300, 1)]
 
 
 def make_weight(n: int, k: int, fmt: str, dtype: torch.dtype) -> qkern.QuantizedTensor:
@@ -64,7 +65,7 @@ def test_matches_reference(cpu_isa, fmt, dtype):
         check_linear(x, q, y=ops.w4a16_linear(x, ops.prepack(q)), what=what + " prepacked")
 
 
-@pytest.mark.parametrize("m", [1, 7])
+@pytest.mark.parametrize("m", [1, 7, 11])
 def test_bias_batch_dims_and_strides(cpu_isa, m):
     q = make_weight(40, 256, "int4:g64:asym", torch.bfloat16)
     p = ops.prepack(q)

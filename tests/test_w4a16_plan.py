@@ -24,7 +24,7 @@ def test_shape(n, k, block):
 
 
 @pytest.mark.parametrize("threads", [1, 2, 16])
-@pytest.mark.parametrize("m", [1, 2, 3, 4, 5, 6, 7, 16, 17, 100, 1000, 8192])
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 5, 7, 8, 9, 10, 16, 17, 100, 1000, 8192])
 @pytest.mark.parametrize("n,k,block", [(1, 32, 32), (7, 4096, 128), (100, 64, 16), (4096, 4096, 128),
                                        (11008, 4096, 32), (300, 100, 100)])
 def test_plan(m, n, k, block, threads):

@@ -174,23 +174,34 @@ void gemv_strip(const W4Weights& w, const Tables& tb, const float* x, int64_t ld
   for (int i = 0; i < MR; ++i) _mm256_storeu_ps(out + i * ldo, acc[i]);
 }
 
-template <W4ScaleKind SK, bool Asym, int MR>
+// Rows 0..MR1-1, then MR1..MR1+MR2-1 (MR2 may be 0) of each strip: the strip's second
+// pass reads its tiles from L1.
+template <W4ScaleKind SK, bool Asym, int MR1, int MR2>
 void gemv_rows(const W4Weights& w, const float* x, int64_t ldx, const float* xsum, int64_t ldxs,
                int64_t t0, int64_t t1, float* out, int64_t ldo) {
   const Tables tb = make_tables(w);
-  for (int64_t t = t0; t < t1; ++t)
-    gemv_strip<SK, Asym, MR>(w, tb, x, ldx, xsum, ldxs, t, out + (t - t0) * kW4TileN, ldo);
+  for (int64_t t = t0; t < t1; ++t) {
+    float* o = out + (t - t0) * kW4TileN;
+    gemv_strip<SK, Asym, MR1>(w, tb, x, ldx, xsum, ldxs, t, o, ldo);
+    if constexpr (MR2 > 0)
+      gemv_strip<SK, Asym, MR2>(w, tb, x + MR1 * ldx, ldx, xsum + MR1 * ldxs, ldxs, t,
+                                o + MR1 * ldo, ldo);
+  }
 }
 
 template <W4ScaleKind SK, bool Asym>
 void gemv_kind(const W4Weights& w, const float* x, int64_t ldx, const float* xsum, int64_t ldxs,
                int mr, int64_t t0, int64_t t1, float* out, int64_t ldo) {
-  static_assert(kW4GemvMaxM == 4, "one instantiation per row count");
+  static_assert(kW4GemvMaxM == 8 && kW4GemvRowBlock == 4, "one instantiation per row count");
   switch (mr) {
-    case 1: return gemv_rows<SK, Asym, 1>(w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
-    case 2: return gemv_rows<SK, Asym, 2>(w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
-    case 3: return gemv_rows<SK, Asym, 3>(w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
-    default: return gemv_rows<SK, Asym, 4>(w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
+    case 1: return gemv_rows<SK, Asym, 1, 0>(w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
+    case 2: return gemv_rows<SK, Asym, 2, 0>(w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
+    case 3: return gemv_rows<SK, Asym, 3, 0>(w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
+    case 4: return gemv_rows<SK, Asym, 4, 0>(w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
+    case 5: return gemv_rows<SK, Asym, 4, 1>(w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
+    case 6: return gemv_rows<SK, Asym, 4, 2>(w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
+    case 7: return gemv_rows<SK, Asym, 4, 3>(w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
+    default: return gemv_rows<SK, Asym, 4, 4>(w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
   }
 }
 
