@@ -28,9 +28,10 @@ FORMATS = {
 }
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 # (M, N, which K): the GEMV takes M <= 8 in passes of 4 rows (M = 4 / 5: one / two passes),
-# M = 8 / 9 straddle the GEMV / GEMM switch; N not multiples of 8 or 16.
+# M = 8 / 9 straddle the GEMV / GEMM switch; M = 250 spans GEMM row blocks (120) with a
+# tail; N not multiples of 8 or 16.
 SHAPES = [(1, 1, 0), (1, 7, 1), (3, 100, 0), (4, 33, 1), (5, 7, 1), (8, 50, 1), (9, 33, 0),
-          (16, 100, 1), (17, 1, 0), (100, 7, 1), (20, 300, 1), (1, 300, 1)]
+          (16, 100, 1), (17, 1, 0), (100, 7, 1), (20, 300, 1), (1, 300, 1), (250, 20, 0)]
 
 
 def make_weight(n: int, k: int, fmt: str, dtype: torch.dtype) -> qkern.QuantizedTensor:
