@@ -282,7 +282,7 @@ def test_opcheck():
     torch.library.opcheck(torch.ops.qkern.w4a16_linear_prepacked.default,
                           (x, p.packed, p.scale, p.zero, None, p.perm, bias, p.fmt.spec, p.layout, 20, 64))
     torch.library.opcheck(torch.ops.qkern.w4a16_prepack.default,
-                          (q.qdata, q.scale, q.zero, p.perm, q.fmt.spec))
+                          (q.qdata, q.scale, q.zero, None, p.perm, q.fmt.spec))
     qn = make_weight(20, 64, "nvfp4", torch.float32)
     torch.library.opcheck(torch.ops.qkern.w4a16_linear.default,
                           (x.float(), qn.qdata, qn.scale, None, qn.global_scale, None, None, qn.fmt.spec))

@@ -22,8 +22,6 @@ const W4Kernels& kernels() {
   return w4_kernels_scalar();
 }
 
-bool has_zero(const FormatSpec& f) { return f.kind == FormatKind::kInt4 && !f.symmetric; }
-
 // perm (null, or [k] column indices) stays inside the k columns it indexes.
 bool perm_in_range(const int32_t* perm, int64_t k) {
   if (!perm) return true;
@@ -32,23 +30,16 @@ bool perm_in_range(const int32_t* perm, int64_t k) {
   return true;
 }
 
-// Sizes and format agree (K a multiple of an even block, the block a format's own); the
-// scale dtype matches the format.
+// The format spec fits an [n, k] weight (qkern/formats.h), is 4-bit with groups of whole
+// tiles, and the scale dtype is the format's (INT4: a float dtype; MXFP4 / NVFP4: E8M0 /
+// E4M3 codes as u8).
 Status check_format(const FormatSpec& f, int64_t n, int64_t k, DType scale_dtype) {
-  if (n < 0 || k <= 0 || f.block <= 0 || k % f.block != 0 || f.block % 2 != 0)
+  if (Status st = check_spec(f, n, k); st != Status::kOk) return st;
+  if (!is_4bit(f.kind) || k <= 0 || w4_cpu_shape(n, k, f.block).group % kW4TileK != 0)
     return Status::kInvalidArgument;
-  if (w4_cpu_shape(n, k, f.block).group % kW4TileK != 0) return Status::kInvalidArgument;
-  switch (f.kind) {
-    case FormatKind::kInt4:
-      return is_float_dtype(scale_dtype) ? Status::kOk : Status::kInvalidArgument;
-    case FormatKind::kMxfp4:  // E8M0 codes
-      return f.block == kMxBlock && scale_dtype == DType::kU8 ? Status::kOk
-                                                              : Status::kInvalidArgument;
-    case FormatKind::kNvfp4:  // E4M3 codes
-      return f.block == kNvBlock && scale_dtype == DType::kU8 ? Status::kOk
-                                                              : Status::kInvalidArgument;
-    default: return Status::kInvalidArgument;
-  }
+  const bool scale_ok = f.kind == FormatKind::kInt4 ? is_float_dtype(scale_dtype)
+                                                     : scale_dtype == DType::kU8;
+  return scale_ok ? Status::kOk : Status::kInvalidArgument;
 }
 
 W4Weights make_weights(const FormatSpec& f, const W4CpuShape& s, DType scale_dtype,
@@ -57,7 +48,7 @@ W4Weights make_weights(const FormatSpec& f, const W4CpuShape& s, DType scale_dty
   W4Weights w{};
   w.packed = packed;
   w.scale = static_cast<const uint8_t*>(scale);
-  w.zero = has_zero(f) ? zero : nullptr;
+  w.zero = has_zero_point(f) ? zero : nullptr;
   w.scale_mul = 1.0f;
   switch (f.kind) {
     case FormatKind::kInt4:
@@ -68,7 +59,7 @@ W4Weights make_weights(const FormatSpec& f, const W4CpuShape& s, DType scale_dty
     case FormatKind::kMxfp4: w.scale_kind = W4ScaleKind::kE8m0; break;
     default:
       w.scale_kind = W4ScaleKind::kE4m3;
-      if (f.global_scale && global_scale) w.scale_mul = global_scale[0];
+      if (is_two_level(f) && global_scale) w.scale_mul = global_scale[0];
       break;
   }
   for (int c = 0; c < 16; ++c)
@@ -161,7 +152,7 @@ void run_gemm(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w, con
 Status w4a16_prepack_cpu(const W4PrepackParams& p) {
   if (Status st = check_format(p.fmt, p.n, p.k, p.scale_dtype); st != Status::kOk) return st;
   const W4CpuShape s = w4_cpu_shape(p.n, p.k, p.fmt.block);
-  if (has_zero(p.fmt) != (p.zero != nullptr) || !perm_in_range(p.perm, p.k))
+  if (has_zero_point(p.fmt) != (p.zero != nullptr) || !perm_in_range(p.perm, p.k))
     return Status::kInvalidArgument;
   if (s.n == 0) return Status::kOk;
   const uint8_t pad_code = p.fmt.kind == FormatKind::kInt4 ? 8 : 0;  // decodes to 0
@@ -212,17 +203,16 @@ Status w4a16_linear_cpu(const W4A16Params& p) {
   const W4CpuShape s = w4_cpu_shape(p.n, p.k, p.fmt.block);
   if (p.m < 0 || !is_float_dtype(p.x_dtype) || p.x_stride < s.k || p.y_stride < s.n)
     return Status::kInvalidArgument;
-  if (has_zero(p.fmt) != (p.zero != nullptr) || !perm_in_range(p.perm, p.k))
+  if (has_zero_point(p.fmt) != (p.zero != nullptr) || !perm_in_range(p.perm, p.k))
     return Status::kInvalidArgument;
-  const bool two_level = p.fmt.kind == FormatKind::kNvfp4 && p.fmt.global_scale;
-  if (two_level != (p.global_scale != nullptr)) return Status::kInvalidArgument;
+  if (is_two_level(p.fmt) != (p.global_scale != nullptr)) return Status::kInvalidArgument;
   if (p.m == 0 || s.n == 0) return Status::kOk;
   if (!p.x || !p.packed || !p.scale || !p.y || !p.workspace) return Status::kInvalidArgument;
 
   const W4Weights w = make_weights(p.fmt, s, p.scale_dtype, p.packed, p.scale, p.zero,
                                    p.global_scale);
   float* xw = p.workspace;
-  float* xsum = has_zero(p.fmt) ? p.workspace + p.m * s.k_pad : nullptr;
+  float* xsum = has_zero_point(p.fmt) ? p.workspace + p.m * s.k_pad : nullptr;
   parallel_for(p.m, std::max<int64_t>(1, 16384 / s.k_pad),
                [&](int64_t m0, int64_t m1) { convert_x(p, s, m0, m1, xw, xsum); });
 

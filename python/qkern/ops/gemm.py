@@ -14,8 +14,10 @@ Ops (torch.ops.qkern.*):
   w4a16_linear(Tensor x, Tensor qdata, Tensor scale, Tensor? zero, Tensor? global_scale,
                Tensor? g_idx, Tensor? bias, str fmt) -> Tensor
       canonical weight; pure-PyTorch reference on devices without a kernel
-  w4a16_prepack(Tensor qdata, Tensor scale, Tensor? zero, Tensor? perm, str fmt) -> Tensor[]
-      canonical -> CPU layout: [packed, scale] (+ [zero] for INT4 asymmetric)
+  w4a16_prepack(Tensor qdata, Tensor scale, Tensor? zero, Tensor? global_scale, Tensor? perm,
+                str fmt) -> Tensor[]
+      canonical -> CPU layout: [packed, scale] (+ [zero] for INT4 asymmetric); the global
+      scale is checked and kept as it is
   w4a16_linear_prepacked(Tensor x, Tensor packed, Tensor scale, Tensor? zero,
                          Tensor? global_scale, Tensor? perm, Tensor? bias, str fmt,
                          str layout, int n, int k) -> Tensor
@@ -39,6 +41,7 @@ from .._ext import data_ptr, dtype_code
 from ..formats import INT4, MXFP4, NVFP4, Format, parse
 from ..tensor import QuantizedTensor
 from ._registry import register
+from .formats import _check_dequantize
 
 __all__ = ["w4a16_linear", "prepack", "PrepackedWeight", "CPU_LAYOUT"]
 
@@ -113,23 +116,14 @@ def _weight_format(fmt: str) -> Format:
     return f
 
 
-def _check_canonical(qdata, scale, zero, f: Format) -> Tuple[int, int, int]:
-    """Checks a canonical 2-D weight (all but its global scale); returns (N, K, block)."""
-    check_tensor("weight.qdata", qdata, dtypes=(torch.uint8,))
+def _check_canonical(qdata, scale, zero, global_scale, f: Format) -> Tuple[int, int, int]:
+    """Checks a canonical weight (as qkern.ops.dequantize does) that is 2-D; returns
+    (N, K, block)."""
+    _check_dequantize(qdata, scale, zero, global_scale, f, torch.float32)
     if qdata.dim() != 2:
-        raise ValueError(f"weight.qdata: expected a 2-D [N, K/2] weight, got shape {tuple(qdata.shape)}")
+        raise ValueError(f"qdata: expected a 2-D [N, K/2] weight, got shape {tuple(qdata.shape)}")
     n, k = qdata.shape[0], qdata.shape[1] * 2
-    if k == 0:
-        raise ValueError(f"weight.qdata: K must be positive, got shape {tuple(qdata.shape)}")
-    block = f.block_size(k)
-    if k % block:
-        raise ValueError(f"weight: K = {k} is not a multiple of the {f.spec} group size ({block})")
-    device = qdata.device
-    scale_dtypes = FLOAT_DTYPES if isinstance(f, INT4) else (f.scale_dtype(torch.float32),)
-    check_tensor("weight.scale", scale, dtypes=scale_dtypes, device=device)
-    check_shape("weight.scale", scale, (n, k // block))
-    _check_zero(zero, f, device, (n, k // block))
-    return n, k, block
+    return n, k, f.block_size(k)
 
 
 def _check_zero(zero, f: Format, device, shape) -> None:
@@ -199,9 +193,9 @@ def _prepacked_shapes(n: int, k: int, block: int) -> dict:
     return {"packed": (tiles, s["k_pad"] // _TILE_K, _TILE_BYTES), "scale": (tiles, s["groups"], _TILE_N)}
 
 
-def _prepack_checks(qdata, scale, zero, perm, fmt: str):
+def _prepack_checks(qdata, scale, zero, global_scale, perm, fmt: str):
     f = _weight_format(fmt)
-    n, k, block = _check_canonical(qdata, scale, zero, f)
+    n, k, block = _check_canonical(qdata, scale, zero, global_scale, f)
     _check_perm(perm, k, qdata.device)
     return f, n, k, block
 
@@ -215,13 +209,13 @@ def _prepack_empty(qdata, scale, f: Format, n: int, k: int, block: int) -> List[
     return out
 
 
-def _prepack_fake(qdata, scale, zero, perm, fmt: str) -> List[torch.Tensor]:
-    f, n, k, block = _prepack_checks(qdata, scale, zero, perm, fmt)
+def _prepack_fake(qdata, scale, zero, global_scale, perm, fmt: str) -> List[torch.Tensor]:
+    f, n, k, block = _prepack_checks(qdata, scale, zero, global_scale, perm, fmt)
     return _prepack_empty(qdata, scale, f, n, k, block)
 
 
-def _prepack_cpu(qdata, scale, zero, perm, fmt: str) -> List[torch.Tensor]:
-    f, n, k, block = _prepack_checks(qdata, scale, zero, perm, fmt)
+def _prepack_cpu(qdata, scale, zero, global_scale, perm, fmt: str) -> List[torch.Tensor]:
+    f, n, k, block = _prepack_checks(qdata, scale, zero, global_scale, perm, fmt)
     out = _prepack_empty(qdata, scale, f, n, k, block)
     _C.w4a16_prepack(kind=f.kind, block=block, symmetric=getattr(f, "symmetric", True),
                      global_scale=f.has_global_scale, n=n, k=k, qdata=qdata.data_ptr(),
@@ -231,13 +225,15 @@ def _prepack_cpu(qdata, scale, zero, perm, fmt: str) -> List[torch.Tensor]:
     return out
 
 
-def _prepack_reference(qdata, scale, zero, perm, fmt: str) -> List[torch.Tensor]:
+def _prepack_reference(qdata, scale, zero, global_scale, perm, fmt: str) -> List[torch.Tensor]:
     raise NotImplementedError(f"qkern.w4a16_prepack: the W4 layout '{CPU_LAYOUT}' is made for CPU "
                               f"tensors; got a weight on {qdata.device} (no {qdata.device.type} "
                               "layout exists yet)")
 
 
-register("w4a16_prepack", "(Tensor qdata, Tensor scale, Tensor? zero, Tensor? perm, str fmt) -> Tensor[]",
+register("w4a16_prepack",
+         "(Tensor qdata, Tensor scale, Tensor? zero, Tensor? global_scale, Tensor? perm, str fmt) "
+         "-> Tensor[]",
          fake=_prepack_fake, cpu=_prepack_cpu, reference=_prepack_reference)
 
 
@@ -303,8 +299,7 @@ register("w4a16_linear_prepacked",
 
 def _linear_checks(x, qdata, scale, zero, global_scale, g_idx, bias, fmt: str):
     f = _weight_format(fmt)
-    n, k, block = _check_canonical(qdata, scale, zero, f)
-    _check_global(global_scale, f, qdata.device)
+    n, k, block = _check_canonical(qdata, scale, zero, global_scale, f)
     _check_x_bias(x, bias, n, k)
     if qdata.device != x.device:
         raise ValueError(f"weight: expected a weight on {x.device} (like x), got {qdata.device}")
@@ -321,7 +316,7 @@ def _linear_fake(x, qdata, scale, zero, global_scale, g_idx, bias, fmt: str):
 def _linear_cpu(x, qdata, scale, zero, global_scale, g_idx, bias, fmt: str):
     f, n, k, block = _linear_checks(x, qdata, scale, zero, global_scale, g_idx, bias, fmt)
     perm = None if g_idx is None else _perm_from_g_idx(g_idx, k, block, x.device)
-    packed = _prepack_cpu(qdata, scale, zero, perm, fmt)
+    packed = _prepack_cpu(qdata, scale, zero, global_scale, perm, fmt)
     zero_p = packed[2] if f.has_zero else None
     return _linear_prepacked_cpu(x, packed[0], packed[1], zero_p, global_scale, perm, bias, fmt,
                                  CPU_LAYOUT, n, k)
@@ -390,7 +385,7 @@ def prepack(weight: QuantizedTensor, device: Union[str, torch.device, None] = No
         if not isinstance(f, INT4):
             raise ValueError(f"g_idx: act-order applies to INT4 weights, got {f.spec}")
         perm = _perm_from_g_idx(g_idx.to(device), k, f.block_size(k), device)
-    out = torch.ops.qkern.w4a16_prepack(w.qdata, w.scale, w.zero, perm, f.spec)
+    out = torch.ops.qkern.w4a16_prepack(w.qdata, w.scale, w.zero, w.global_scale, perm, f.spec)
     return PrepackedWeight(packed=out[0], scale=out[1], fmt=f, shape=(n, k), layout=CPU_LAYOUT,
                            zero=out[2] if f.has_zero else None, global_scale=w.global_scale, perm=perm)
 
