@@ -29,6 +29,7 @@ a stable argsort of g_idx): packed column k' is column perm[k'] of the canonical
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Tuple, Union
@@ -187,6 +188,7 @@ def _as_rows(x: torch.Tensor, k: int) -> Tuple[torch.Tensor, int]:
 # ----------------------------------------------------------------------------- prepack op
 
 
+@functools.lru_cache(maxsize=256)
 def _prepacked_shapes(n: int, k: int, block: int) -> dict:
     s = _C.w4a16_cpu_shape(n, k, block)
     tiles = s["n_pad"] // _TILE_N
@@ -274,13 +276,12 @@ def _linear_prepacked_cpu(x, packed, scale, zero, global_scale, perm, bias, fmt,
     y = x.new_empty((m, n))
     if m and n:
         ws = torch.empty(_C.w4a16_cpu_workspace_floats(m, n, k, block, f.has_zero), dtype=torch.float32)
-        _C.w4a16_linear(kind=f.kind, block=block, symmetric=getattr(f, "symmetric", True),
-                        global_scale=f.has_global_scale, m=m, n=n, k=k, x=x2.data_ptr(),
-                        x_stride=x_stride, x_dtype=dtype_code(x.dtype), perm=data_ptr(perm),
-                        packed=packed.data_ptr(), scale=scale.data_ptr(),
-                        scale_dtype=dtype_code(scale.dtype), zero=data_ptr(zero),
-                        global_scale_in=data_ptr(global_scale), bias=data_ptr(bias), y=y.data_ptr(),
-                        y_stride=n, workspace=ws.data_ptr())
+        # positional: keyword parsing of 20 arguments costs more than the checks above
+        _C.w4a16_linear(f.kind, block, getattr(f, "symmetric", True), f.has_global_scale, m, n, k,
+                        x2.data_ptr(), x_stride, dtype_code(x.dtype), data_ptr(perm),
+                        packed.data_ptr(), scale.data_ptr(), dtype_code(scale.dtype),
+                        data_ptr(zero), data_ptr(global_scale), data_ptr(bias), y.data_ptr(), n,
+                        ws.data_ptr())
     return y.reshape(*x.shape[:-1], n)
 
 
