@@ -29,7 +29,6 @@ a stable argsort of g_idx): packed column k' is column perm[k'] of the canonical
 """
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Tuple, Union
@@ -188,7 +187,6 @@ def _as_rows(x: torch.Tensor, k: int) -> Tuple[torch.Tensor, int]:
 # ----------------------------------------------------------------------------- prepack op
 
 
-@functools.lru_cache(maxsize=256)
 def _prepacked_shapes(n: int, k: int, block: int) -> dict:
     s = _C.w4a16_cpu_shape(n, k, block)
     tiles = s["n_pad"] // _TILE_N
