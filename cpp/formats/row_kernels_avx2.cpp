@@ -1,17 +1,405 @@
-// AVX2+FMA+F16C loops of RowKernels. Entries not overridden here use the scalar loops.
-// Compiled with -mavx2 -mfma -mf16c (the _avx2.cpp suffix); entered only when
-// active_isa() == Isa::kAvx2.
+// AVX2+FMA+F16C loops of RowKernels. Compiled with -mavx2 -mfma -mf16c (the _avx2.cpp
+// suffix); entered only when active_isa() == Isa::kAvx2.
+//
+// Exactness: every entry produces the bytes of row_kernels_scalar.cpp. The vector code
+// performs the same IEEE operations in the same order as the scalar codecs (no FMA: the
+// project builds with -ffp-contract=off and no _mm256_fmadd is used; _mm256_div_ps where
+// the scalar code divides; _mm256_round_ps(_MM_FROUND_TO_NEAREST_INT) for rintf), and
+// picks min/max operand order so that NaN lanes behave like fminf/fmaxf where the scalar
+// code can see a NaN. Tails (n not a multiple of the vector step) run the scalar table on
+// the remaining elements, so the tail code is the definition itself.
+//
+// Lane layouts:
+//   * 4-bit codes: 8 elements = 4 bytes; element 2j in the low nibble of byte j. Decoders
+//     broadcast the 32-bit word to all lanes and shift lane i right by 4*i.
+//   * Encoders produce one code per int32 lane and pack 16 lanes into 8 bytes
+//     (pack_nibbles16).
+//
+// Only always-inline helpers from the shared headers are used here (codecs.h, recipes.h),
+// never a plain `inline` function such as load_one/store_one: an out-of-line copy of such
+// a function emitted from this AVX2 translation unit could be the one the linker keeps
+// for the portable code as well.
 #include <immintrin.h>
+
+#include <type_traits>
 
 #include "formats/row_kernels.h"
 
 namespace qkern {
+namespace {
+
+template <DType T>
+using DTypeTag = std::integral_constant<DType, T>;
+
+// Calls fn(DTypeTag<t>{}) for the float dtypes f32/f16/bf16, so that the element type is
+// a compile-time constant in the vector loops.
+template <class Fn>
+QK_FORCEINLINE void dispatch_float_dtype(DType t, Fn&& fn) {
+  switch (t) {
+    case DType::kF16: fn(DTypeTag<DType::kF16>{}); break;
+    case DType::kBF16: fn(DTypeTag<DType::kBF16>{}); break;
+    default: fn(DTypeTag<DType::kF32>{}); break;
+  }
+}
+
+template <DType T>
+constexpr int kElemBytes = T == DType::kF32 ? 4 : 2;
+
+template <DType T, class P>
+QK_FORCEINLINE P* advance(P* base, int64_t elements) {
+  using Byte = std::conditional_t<std::is_const_v<P>, const char, char>;
+  return reinterpret_cast<P*>(reinterpret_cast<Byte*>(base) + elements * kElemBytes<T>);
+}
+
+const RowKernels& scalar() { return row_kernels_scalar(); }
+
+// ---------------------------------------------------------------- 8-lane load / store
+
+// src[i..i+7] of dtype T -> fp32 (exact: F16C is exact for every fp16 value, bf16 is
+// the upper half of an fp32). A signalling fp16 NaN loads quieted; only its NaN-ness is
+// observable (the encoders never see a NaN, see quantize.cpp).
+template <DType T>
+QK_FORCEINLINE __m256 load8(const void* src, int64_t i) {
+  if constexpr (T == DType::kF32) {
+    return _mm256_loadu_ps(static_cast<const float*>(src) + i);
+  } else {
+    __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(src) + i));
+    if constexpr (T == DType::kF16) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+}
+
+// f32_to_bf16 of codecs.h on 8 lanes: round to nearest even in integer arithmetic
+// (x + 0x7FFF + lsb) >> 16; NaN -> 0x7FC0. The 16-bit results are packed in order.
+QK_FORCEINLINE __m128i f32x8_to_bf16(__m256 v) {
+  const __m256i x = _mm256_castps_si256(v);
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(1));
+  __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(x, _mm256_set1_epi32(0x7FFF)), lsb), 16);
+  const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(x, _mm256_set1_epi32(0x7FFFFFFF)),
+                                         _mm256_set1_epi32(0x7F800000));
+  r = _mm256_blendv_epi8(r, _mm256_set1_epi32(0x7FC0), nan);
+  // Lanes hold values <= 0xFFFF, so the signed-to-unsigned saturating pack is exact.
+  return _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+}
+
+// f32_to_f16 of codecs.h on 8 lanes: F16C with round-to-nearest-even gives the same
+// bits for every non-NaN value (overflow to Inf, fp16 subnormals); NaN lanes are first
+// replaced by the quiet NaN of their sign, which converts to sign|0x7E00 like the codec.
+QK_FORCEINLINE __m128i f32x8_to_f16(__m256 v) {
+  const __m256 sign = _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(int(0x80000000u))));
+  const __m256 qnan = _mm256_or_ps(sign, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FC00000)));
+  v = _mm256_blendv_ps(v, qnan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  return _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
+template <DType T>
+QK_FORCEINLINE void store8(void* dst, int64_t i, __m256 v) {
+  if constexpr (T == DType::kF32) {
+    _mm256_storeu_ps(static_cast<float*>(dst) + i, v);
+  } else {
+    __m128i h = T == DType::kF16 ? f32x8_to_f16(v) : f32x8_to_bf16(v);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(static_cast<uint16_t*>(dst) + i), h);
+  }
+}
+
+// ---------------------------------------------------------------- small vector helpers
+
+QK_FORCEINLINE __m256 abs8(__m256 v) {
+  return _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_set1_epi32(int(0x80000000u))), v);
+}
+
+// All-ones in lanes holding NaN or +-Inf (exponent field all ones).
+QK_FORCEINLINE __m256i nonfinite8(__m256 v) {
+  const __m256i exp = _mm256_set1_epi32(0x7F800000);
+  return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(v), exp), exp);
+}
+
+QK_FORCEINLINE float hmax8(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+}
+
+QK_FORCEINLINE float hmin8(__m256 v) {
+  __m128 m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+  return _mm_cvtss_f32(_mm_min_ss(m, _mm_movehdup_ps(m)));
+}
+
+QK_FORCEINLINE __m256 round_even8(__m256 v) {
+  return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
+// 8 codes of 4 bits (the 4 bytes at q) -> one code per int32 lane, element order.
+QK_FORCEINLINE __m256i unpack_nibbles8(const uint8_t* q) {
+  int32_t word;
+  __builtin_memcpy(&word, q, 4);
+  return _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(word), _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28)),
+                          _mm256_set1_epi32(0xF));
+}
+
+// 16 codes 0..15 (elements 0..7 in c0, 8..15 in c1, one per int32 lane) -> 8 bytes at q,
+// element 2j in the low nibble of byte j.
+//   packs_epi32 / packus_epi16 keep each lane's elements in groups of 4, so adjacent
+//   pairs (2j, 2j+1) stay adjacent; maddubs then forms lo + 16*hi per pair; the final
+//   unpack interleaves the two 128-bit lanes back into element order.
+QK_FORCEINLINE void pack_nibbles16(__m256i c0, __m256i c1, uint8_t* q) {
+  const __m256i w = _mm256_packs_epi32(c0, c1);  // lane0: c0[0..3] c1[0..3], lane1: c0[4..7] c1[4..7]
+  const __m256i b = _mm256_packus_epi16(w, w);
+  const __m256i pairs = _mm256_maddubs_epi16(b, _mm256_set1_epi16(0x1001));  // lo*1 + hi*16
+  const __m256i bytes = _mm256_packus_epi16(pairs, pairs);
+  // bytes lane0: [c0 01, c0 23, c1 01, c1 23], lane1: [c0 45, c0 67, c1 45, c1 67]
+  const __m128i out = _mm_unpacklo_epi16(_mm256_castsi256_si128(bytes), _mm256_extracti128_si256(bytes, 1));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(q), out);
+}
+
+// 8 int32 lanes in [-128, 255] (codes or saturated integers) -> 8 bytes at q.
+QK_FORCEINLINE void pack_bytes8(__m256i v, void* q) {
+  const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  _mm_storel_epi64(static_cast<__m128i*>(q), _mm_packs_epi16(w, w));
+}
+
+// ---------------------------------------------------------------- codecs on 8 lanes
+
+// f32_to_e2m1 of codecs.h: the code is the number of rounding boundaries below |x|
+// (each comparison mask is -1 where true), plus the sign bit in bit 3. Ordered
+// comparisons are false for NaN, as in the scalar code.
+QK_FORCEINLINE __m256i f32x8_to_e2m1(__m256 x) {
+  const __m256 a = abs8(x);
+  __m256i n = _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(0.25f), _CMP_GT_OQ));
+  n = _mm256_add_epi32(n, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(0.75f), _CMP_GE_OQ)));
+  n = _mm256_add_epi32(n, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(1.25f), _CMP_GT_OQ)));
+  n = _mm256_add_epi32(n, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(1.75f), _CMP_GE_OQ)));
+  n = _mm256_add_epi32(n, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(2.5f), _CMP_GT_OQ)));
+  n = _mm256_add_epi32(n, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(3.5f), _CMP_GE_OQ)));
+  n = _mm256_add_epi32(n, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(5.0f), _CMP_GT_OQ)));
+  const __m256i sign = _mm256_slli_epi32(_mm256_srli_epi32(_mm256_castps_si256(x), 31), 3);
+  return _mm256_or_si256(_mm256_sub_epi32(_mm256_setzero_si256(), n), sign);
+}
+
+// e2m1_to_f32 of codecs.h: magnitude from the 8-entry table (permutevar8x32 reads only
+// bits 2..0 of the code), code bit 3 moved to the fp32 sign bit.
+QK_FORCEINLINE __m256 e2m1x8_to_f32(__m256i code) {
+  const __m256 table = _mm256_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f);
+  const __m256i sign = _mm256_and_si256(_mm256_slli_epi32(code, 28), _mm256_set1_epi32(int(0x80000000u)));
+  return _mm256_xor_ps(_mm256_permutevar8x32_ps(table, code), _mm256_castsi256_ps(sign));
+}
+
+// f32_to_e4m3 of codecs.h on 8 lanes; one int32 code (0..255) per lane.
+QK_FORCEINLINE __m256i f32x8_to_e4m3(__m256 f) {
+  const __m256i x = _mm256_castps_si256(f);
+  const __m256i sign = _mm256_and_si256(_mm256_srli_epi32(x, 24), _mm256_set1_epi32(0x80));
+  const __m256i ax = _mm256_and_si256(x, _mm256_set1_epi32(0x7FFFFFFF));
+  // normal: round the mantissa to 3 bits; ((r >> 23) - 120) << 3 | (r >> 20) & 7 equals
+  // (r >> 20) - (120 << 3).
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(ax, 20), _mm256_set1_epi32(1));
+  const __m256i r = _mm256_add_epi32(_mm256_add_epi32(ax, _mm256_set1_epi32(0x7FFFF)), lsb);
+  __m256i code = _mm256_sub_epi32(_mm256_srli_epi32(r, 20), _mm256_set1_epi32(120 << 3));
+  // below 2^-6: an integer count of 2^-9 (exact product, then rint)
+  const __m256i sub = _mm256_cvtps_epi32(round_even8(_mm256_mul_ps(_mm256_castsi256_ps(ax), _mm256_set1_ps(512.0f))));
+  code = _mm256_blendv_epi8(code, sub, _mm256_cmpgt_epi32(_mm256_set1_epi32(0x3C800000), ax));
+  code = _mm256_blendv_epi8(code, _mm256_set1_epi32(0x7E), _mm256_cmpgt_epi32(ax, _mm256_set1_epi32(0x43DFFFFF)));
+  code = _mm256_blendv_epi8(code, _mm256_set1_epi32(0x7F), _mm256_cmpgt_epi32(ax, _mm256_set1_epi32(0x7F800000)));
+  return _mm256_or_si256(code, sign);
+}
+
+// e4m3_to_f32 of codecs.h: the 7 magnitude bits e|mmm moved to fp32 bits 26..20 read as
+// 2^(e-127) * (1 + m/8) for e > 0 and as the subnormal m * 2^-129 for e = 0; times 2^120
+// (exact, a power of two) that is 2^(e-7) * (1 + m/8), resp. m * 2^-9. 0x7F/0xFF are NaN.
+QK_FORCEINLINE __m256 e4m3x8_to_f32(__m256i code) {
+  const __m256i mag = _mm256_and_si256(code, _mm256_set1_epi32(0x7F));
+  __m256 v = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_slli_epi32(mag, 20)), _mm256_set1_ps(0x1p120f));
+  v = _mm256_blendv_ps(v, _mm256_set1_ps(__builtin_nanf("")),
+                       _mm256_castsi256_ps(_mm256_cmpeq_epi32(mag, _mm256_set1_epi32(0x7F))));
+  const __m256i sign = _mm256_slli_epi32(_mm256_and_si256(code, _mm256_set1_epi32(0x80)), 24);
+  return _mm256_xor_ps(v, _mm256_castsi256_ps(sign));
+}
+
+// ---------------------------------------------------------------- RowKernels entries
+
+void load_f32(const void* src, DType t, int64_t n, float* dst) {
+  dispatch_float_dtype(t, [&](auto tag) {
+    constexpr DType T = decltype(tag)::value;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load8<T>(src, i));
+    if (i < n) scalar().load_f32(advance<T>(src, i), t, n - i, dst + i);
+  });
+}
+
+// The scalar code folds fminf/fmaxf from x[0]; for a finite block the vector fold gives
+// the same amax, lo and hi up to the sign of a zero lo/hi, which the recipes erase
+// (they clamp lo/hi against +0 with fminf/fmaxf).
+BlockStats block_stats(const float* x, int64_t n) {
+  if (n < 8) return scalar().block_stats(x, n);
+  __m256 v = _mm256_loadu_ps(x);
+  __m256 amax = abs8(v), lo = v, hi = v;
+  __m256i bad = nonfinite8(v);
+  int64_t i = 8;
+  for (; i + 8 <= n; i += 8) {
+    v = _mm256_loadu_ps(x + i);
+    amax = _mm256_max_ps(abs8(v), amax);
+    lo = _mm256_min_ps(v, lo);
+    hi = _mm256_max_ps(v, hi);
+    bad = _mm256_or_si256(bad, nonfinite8(v));
+  }
+  BlockStats s{hmax8(amax), hmin8(lo), hmax8(hi), _mm256_testz_si256(bad, bad) != 0};
+  if (i < n) {
+    BlockStats t = scalar().block_stats(x + i, n - i);
+    s = {s.amax > t.amax ? s.amax : t.amax, s.lo < t.lo ? s.lo : t.lo, s.hi > t.hi ? s.hi : t.hi,
+         s.finite && t.finite};
+  }
+  return s;
+}
+
+float finite_amax(const void* src, DType t, int64_t n) {
+  float m = 0.0f;
+  dispatch_float_dtype(t, [&](auto tag) {
+    constexpr DType T = decltype(tag)::value;
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      const __m256 v = load8<T>(src, i);
+      acc = _mm256_max_ps(acc, _mm256_andnot_ps(_mm256_castsi256_ps(nonfinite8(v)), abs8(v)));
+    }
+    m = hmax8(acc);
+    if (i < n) {
+      const float tail = scalar().finite_amax(advance<T>(src, i), t, n - i);
+      m = tail > m ? tail : m;
+    }
+  });
+  return m;
+}
+
+void encode_int4(const float* x, int64_t n, Int4Params p, uint8_t* q) {
+  int64_t i = 0;
+  if (p.scale != 0.0f) {
+    const __m256 s = _mm256_set1_ps(p.scale), z = _mm256_set1_ps(p.zero);
+    const __m256 lo = _mm256_setzero_ps(), hi = _mm256_set1_ps(15.0f);
+    auto code8 = [&](int64_t j) {
+      __m256 v = _mm256_add_ps(round_even8(_mm256_div_ps(_mm256_loadu_ps(x + j), s)), z);
+      // max(v, lo) returns lo for a NaN v, like fmaxf(NaN, 0) in int4_encode.
+      return _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi));
+    };
+    for (; i + 16 <= n; i += 16) pack_nibbles16(code8(i), code8(i + 8), q + i / 2);
+  }
+  if (i < n) scalar().encode_int4(x + i, n - i, p, q + i / 2);
+}
+
+void encode_e2m1(const float* x, int64_t n, float factor, uint8_t* q) {
+  const __m256 f = _mm256_set1_ps(factor);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    pack_nibbles16(f32x8_to_e2m1(_mm256_mul_ps(_mm256_loadu_ps(x + i), f)),
+                   f32x8_to_e2m1(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8), f)), q + i / 2);
+  if (i < n) scalar().encode_e2m1(x + i, n - i, factor, q + i / 2);
+}
+
+void encode_int8(const float* x, int64_t n, float scale, int8_t* q) {
+  int64_t i = 0;
+  if (scale != 0.0f) {
+    const __m256 s = _mm256_set1_ps(scale);
+    const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+    for (; i + 8 <= n; i += 8) {
+      const __m256 v = round_even8(_mm256_div_ps(_mm256_loadu_ps(x + i), s));
+      pack_bytes8(_mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi)), q + i);
+    }
+  }
+  if (i < n) scalar().encode_int8(x + i, n - i, scale, q + i);
+}
+
+void encode_fp8(const float* x, int64_t n, float scale, uint8_t* q) {
+  int64_t i = 0;
+  if (scale != 0.0f) {
+    const __m256 s = _mm256_set1_ps(scale);
+    // Codes are 0..255: the signed saturating pack of pack_bytes8 would clamp codes above
+    // 127, so pack to 16 bits unsigned first.
+    for (; i + 8 <= n; i += 8) {
+      const __m256i c = f32x8_to_e4m3(_mm256_div_ps(_mm256_loadu_ps(x + i), s));
+      const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(q + i), _mm_packus_epi16(w, w));
+    }
+  }
+  if (i < n) scalar().encode_fp8(x + i, n - i, scale, q + i);
+}
+
+// The 4-bit decoders walk block by block: step(b, i) handles elements i..i+7 of block b,
+// tail(b, i, m) the last m < 8 elements of a block. Blocks are even (the driver checks),
+// so every block and every 8-element step starts on a byte of the packed codes.
+template <class Step, class Tail>
+QK_FORCEINLINE void for_each_block8(int64_t n, int block, Step&& step, Tail&& tail) {
+  for (int64_t b = 0, first = 0; first < n; ++b, first += block) {
+    const int64_t end = first + block;
+    int64_t i = first;
+    for (; i + 8 <= end; i += 8) step(b, i);
+    if (i < end) tail(b, i, end - i);
+  }
+}
+
+void decode_int4_row(const uint8_t* q, int64_t n, int block, const float* scale, const float* zero,
+                     void* out, DType t) {
+  dispatch_float_dtype(t, [&](auto tag) {
+    constexpr DType T = decltype(tag)::value;
+    for_each_block8(
+        n, block,
+        [&](int64_t b, int64_t i) {
+          const __m256 code = _mm256_cvtepi32_ps(unpack_nibbles8(q + i / 2));
+          const __m256 v = _mm256_sub_ps(code, _mm256_set1_ps(zero[b]));
+          store8<T>(out, i, _mm256_mul_ps(v, _mm256_set1_ps(scale[b])));
+        },
+        [&](int64_t b, int64_t i, int64_t m) {
+          scalar().decode_int4_row(q + i / 2, m, int(m), scale + b, zero + b, advance<T>(out, i), t);
+        });
+  });
+}
+
+void decode_e2m1_row(const uint8_t* q, int64_t n, int block, const float* scale, void* out,
+                     DType t) {
+  dispatch_float_dtype(t, [&](auto tag) {
+    constexpr DType T = decltype(tag)::value;
+    for_each_block8(
+        n, block,
+        [&](int64_t b, int64_t i) {
+          const __m256 v = e2m1x8_to_f32(unpack_nibbles8(q + i / 2));
+          store8<T>(out, i, _mm256_mul_ps(v, _mm256_set1_ps(scale[b])));
+        },
+        [&](int64_t b, int64_t i, int64_t m) {
+          scalar().decode_e2m1_row(q + i / 2, m, int(m), scale + b, advance<T>(out, i), t);
+        });
+  });
+}
+
+void decode_int8_row(const int8_t* q, int64_t n, float scale, void* out, DType t) {
+  dispatch_float_dtype(t, [&](auto tag) {
+    constexpr DType T = decltype(tag)::value;
+    const __m256 s = _mm256_set1_ps(scale);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + i));
+      store8<T>(out, i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)), s));
+    }
+    if (i < n) scalar().decode_int8_row(q + i, n - i, scale, advance<T>(out, i), t);
+  });
+}
+
+void decode_fp8_row(const uint8_t* q, int64_t n, float scale, void* out, DType t) {
+  dispatch_float_dtype(t, [&](auto tag) {
+    constexpr DType T = decltype(tag)::value;
+    const __m256 s = _mm256_set1_ps(scale);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + i));
+      store8<T>(out, i, _mm256_mul_ps(e4m3x8_to_f32(_mm256_cvtepu8_epi32(b)), s));
+    }
+    if (i < n) scalar().decode_fp8_row(q + i, n - i, scale, advance<T>(out, i), t);
+  });
+}
+
+}  // namespace
 
 const RowKernels& row_kernels_avx2() {
-  static const RowKernels k = [] {
-    RowKernels t = row_kernels_scalar();
-    return t;
-  }();
+  static const RowKernels k{load_f32,        block_stats,     finite_amax,     encode_int4,
+                            encode_e2m1,     encode_int8,     encode_fp8,      decode_int4_row,
+                            decode_e2m1_row, decode_int8_row, decode_fp8_row};
   return k;
 }
 
