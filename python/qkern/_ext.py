@@ -22,7 +22,6 @@ _DTYPE_CODES = {
     torch.bfloat16: 2,
     torch.uint8: 3,
     torch.int8: 4,
-    torch.float8_e4m3fn: 5,
 }
 
 

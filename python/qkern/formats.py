@@ -111,7 +111,7 @@ class INT4(Format):
 
 @dataclass(frozen=True)
 class MXFP4(Format):
-    """OCP MX FP4: E2M1 elements, one E8M0 scale (stored as its uint8 code) per 32.
+    """OCP MX FP4: E2M1 elements, one E8M0 scale (its uint8 code) per 32.
 
     ``scale_rule="floor"`` is the OCP v1.0 shared-exponent rule (floor(log2 amax) - 2; the
     block max can clip by up to 25%); ``"rceil"`` is ceil(log2(amax / 6)), which never clips.
@@ -141,7 +141,7 @@ class MXFP4(Format):
 
 @dataclass(frozen=True)
 class NVFP4(Format):
-    """NVIDIA FP4: E2M1 elements, one E4M3 scale per 16, and (by default) an fp32
+    """NVIDIA FP4: E2M1 elements, one E4M3 scale (its uint8 code) per 16, and (by default) an fp32
     per-tensor decode scale d = amax / (448 * 6); value = e2m1 * (s_b * d)."""
 
     global_scale: bool = True
@@ -163,7 +163,7 @@ class NVFP4(Format):
         return "nvfp4" if self.global_scale else "nvfp4:single"
 
     def scale_dtype(self, x_dtype: torch.dtype) -> torch.dtype:
-        return torch.float8_e4m3fn
+        return torch.uint8  # E4M3 codes
 
 
 @dataclass(frozen=True)
@@ -205,12 +205,8 @@ class FP8(Format):
 
 
 def qdata_dtype(fmt: Format) -> torch.dtype:
-    """dtype of ``qdata``: packed bytes for 4-bit formats, int8 / float8 for 8-bit."""
-    if isinstance(fmt, INT8):
-        return torch.int8
-    if isinstance(fmt, FP8):
-        return torch.float8_e4m3fn
-    return torch.uint8
+    """dtype of ``qdata``: int8 for INT8, else uint8 bytes (packed 4-bit codes, E4M3 codes)."""
+    return torch.int8 if isinstance(fmt, INT8) else torch.uint8
 
 
 ALL_WEIGHT_FORMATS = (INT4(128), INT4(128, symmetric=False), MXFP4(), MXFP4("rceil"), NVFP4(),

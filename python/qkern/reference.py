@@ -44,8 +44,12 @@ def e2m1_to_f32(code: torch.Tensor) -> torch.Tensor:
 
 
 def f32_to_e4m3(x: torch.Tensor) -> torch.Tensor:
-    """E4M3 (fn) codes as float8_e4m3fn: round to nearest even, saturate at +-448."""
-    return x.clamp(-E4M3_MAX, E4M3_MAX).to(torch.float8_e4m3fn)
+    """E4M3 (fn) codes (uint8): round to nearest even, saturate at +-448."""
+    return x.clamp(-E4M3_MAX, E4M3_MAX).to(torch.float8_e4m3fn).view(torch.uint8)
+
+
+def e4m3_to_f32(code: torch.Tensor) -> torch.Tensor:
+    return code.view(torch.float8_e4m3fn).float()
 
 
 def e8m0_to_f32(code: torch.Tensor) -> torch.Tensor:
@@ -131,12 +135,12 @@ def quantize(x: torch.Tensor, fmt: Format) -> List[torch.Tensor]:
         if fmt.global_scale:
             d = nvfp4_global_scale(x)
             s = f32_to_e4m3(((amax / E2M1_MAX) / d).clamp(2.0 ** -6, E4M3_MAX))
-            factor = (1.0 / d) / s.float()
+            factor = (1.0 / d) / e4m3_to_f32(s)
         else:
             s = f32_to_e4m3((amax / E2M1_MAX).clamp(2.0 ** -6, E4M3_MAX))
-            factor = 1.0 / s.float()
+            factor = 1.0 / e4m3_to_f32(s)
         q = torch.where(blockwise(finite), f32_to_e2m1(xb * blockwise(factor)), 0)
-        s = torch.where(finite, s.view(torch.uint8), 0x7F).to(torch.uint8).view(torch.float8_e4m3fn)
+        s = torch.where(finite, s, 0x7F).to(torch.uint8)
         out = [pack_nibbles(q.to(torch.uint8)).reshape(*lead, cols // 2), s]
         if fmt.global_scale:
             out.append(d)
@@ -150,8 +154,8 @@ def quantize(x: torch.Tensor, fmt: Format) -> List[torch.Tensor]:
 
     if isinstance(fmt, FP8):
         scale = amax / E4M3_MAX
-        q = f32_to_e4m3(xb / blockwise(scale)).view(torch.uint8)
-        q = torch.where(blockwise((scale == 0) | ~finite), 0, q).view(torch.float8_e4m3fn)
+        q = f32_to_e4m3(xb / blockwise(scale))
+        q = torch.where(blockwise((scale == 0) | ~finite), 0, q).to(torch.uint8)
         return [q.reshape(*lead, cols), torch.where(finite, scale, torch.nan)]
 
     raise TypeError(f"fmt: unsupported format {fmt!r}")
@@ -178,12 +182,14 @@ def dequantize(qdata: torch.Tensor, scale: torch.Tensor, zero: Optional[torch.Te
     elif isinstance(fmt, MXFP4):
         values = e2m1_to_f32(codes) * e8m0_to_f32(scale).unsqueeze(-1)
     elif isinstance(fmt, NVFP4):
-        s = scale.float()
+        s = e4m3_to_f32(scale)
         if fmt.global_scale:
             s = s * global_scale.float()
         values = e2m1_to_f32(codes) * s.unsqueeze(-1)
-    elif isinstance(fmt, (INT8, FP8)):
+    elif isinstance(fmt, INT8):
         values = codes.float() * scale.float().unsqueeze(-1)
+    elif isinstance(fmt, FP8):
+        values = e4m3_to_f32(codes) * scale.float().unsqueeze(-1)
     else:
         raise TypeError(f"fmt: unsupported format {fmt!r}")
     return values.reshape(*lead, -1).to(dtype)

@@ -4,15 +4,18 @@ For a logical tensor x[..., K] in format ``fmt`` (block size B):
 
 ============  ============================================================================
 qdata         uint8 [..., K/2] for 4-bit formats: element 2j in bits 3..0, 2j+1 in bits
-              7..4 (the torch.float4_e2m1fn_x2 byte order); int8 / float8_e4m3fn [..., K]
-              for INT8 / FP8
-scale         [..., K/B]: INT4 in x's dtype; MXFP4 uint8 E8M0 codes; NVFP4 float8_e4m3fn;
-              INT8 / FP8 float32 [..., 1]
+              7..4 (the torch.float4_e2m1fn_x2 byte order); int8 [..., K] for INT8;
+              uint8 E4M3 codes [..., K] for FP8
+scale         [..., K/B]: INT4 in x's dtype; MXFP4 uint8 E8M0 codes; NVFP4 uint8 E4M3
+              codes; INT8 / FP8 float32 [..., 1]
 zero          uint8 [..., K/B], INT4 asymmetric only
 global_scale  float32 scalar, NVFP4 only: the decode scale d
 ============  ============================================================================
 
-All fields are plain tensors, so they go into a state_dict as they are (``tensors()``).
+Codes are plain bytes (uint8), never float8 dtypes: every torch version and op handles
+them, and ``.view(torch.float8_e4m3fn)`` / ``.view(torch.float4_e2m1fn_x2)`` gives the typed
+view where torch has one. All fields are plain tensors, so they go into a state_dict as
+they are (``tensors()``).
 """
 from __future__ import annotations
 

@@ -9,9 +9,8 @@ enum class DType : int {
   kF32 = 0,
   kF16 = 1,
   kBF16 = 2,
-  kU8 = 3,     // packed 4-bit codes, E8M0 scales, INT4 zero points
+  kU8 = 3,     // packed 4-bit codes, E4M3/E8M0 codes, INT4 zero points
   kI8 = 4,     // INT8 activations
-  kE4M3 = 5,   // FP8 E4M3 (fn): NVFP4 block scales, FP8 activations
 };
 
 inline int dtype_size(DType t) {

@@ -138,6 +138,8 @@ register("dequantize",
 def quantize(x: torch.Tensor, fmt: Union[Format, str]) -> QuantizedTensor:
     """Quantize x[..., K] over its last dim into ``fmt`` (a qkern.formats.Format or spec)."""
     f = parse(fmt)
+    if not isinstance(x, torch.Tensor):  # before the dispatcher, which would say "list"
+        raise TypeError(f"x: expected a torch.Tensor, got {type(x).__name__}")
     out = torch.ops.qkern.quantize(x, f.spec)
     zero = out[2] if f.has_zero else None
     gscale = out[-1] if f.has_global_scale else None
