@@ -4,6 +4,7 @@
 #include "formats/quantize.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -45,6 +46,46 @@ T* at(void* base, int64_t i) { return static_cast<T*>(base) + i; }
 template <class T>
 const T* at(const void* base, int64_t i) { return static_cast<const T*>(base) + i; }
 
+// fp32 value of every code of an 8-bit scale format (E8M0, E4M3), built once from the
+// codecs: dequantize decodes one scale per 16 or 32 elements, a table read is cheaper
+// than the codec's branches.
+template <class Decode>
+const float* scale_code_table(Decode decode) {
+  static const std::array<float, 256> table = [&] {
+    std::array<float, 256> t{};
+    for (int c = 0; c < 256; ++c) t[size_t(c)] = decode(uint8_t(c));
+    return t;
+  }();
+  return table.data();
+}
+
+// fp32 scales (and INT4 zero points) of blocks b0 .. b0+nb-1, as the decoders take them.
+// NVFP4 folds the global decode scale d into each block scale: s_b * d, the reference's
+// order of operations.
+void block_scales(const DequantizeParams& p, int64_t b0, int64_t nb, float d, float* scale,
+                  float* zero) {
+  switch (p.fmt.kind) {
+    case FormatKind::kInt4:
+      for (int64_t j = 0; j < nb; ++j) scale[j] = load_one(p.scale, p.scale_dtype, b0 + j);
+      for (int64_t j = 0; j < nb; ++j) zero[j] = p.fmt.symmetric ? 8.0f : float(p.zero[b0 + j]);
+      break;
+    case FormatKind::kMxfp4: {
+      const float* table = scale_code_table([](uint8_t c) { return e8m0_to_f32(c); });
+      for (int64_t j = 0; j < nb; ++j) scale[j] = table[*at<uint8_t>(p.scale, b0 + j)];
+      break;
+    }
+    case FormatKind::kNvfp4: {
+      const float* table = scale_code_table([](uint8_t c) { return e4m3_to_f32(c); });
+      for (int64_t j = 0; j < nb; ++j) scale[j] = table[*at<uint8_t>(p.scale, b0 + j)] * d;
+      break;
+    }
+    case FormatKind::kInt8:
+    case FormatKind::kFp8:
+      for (int64_t j = 0; j < nb; ++j) scale[j] = *at<float>(p.scale, b0 + j);
+      break;
+  }
+}
+
 float global_finite_amax(const RowKernels& k, const void* x, DType t, int64_t n) {
   constexpr int64_t kChunk = 1 << 16;
   int64_t chunks = (n + kChunk - 1) / kChunk;
@@ -84,8 +125,13 @@ Status quantize_cpu(const QuantizeParams& p) {
     buf.resize(size_t(block));
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t first = b * block;  // first element of the block in the flat view
-      k.load_f32(static_cast<const char*>(p.x) + first * xsize, p.x_dtype, block, buf.data());
-      const BlockStats st = k.block_stats(buf.data(), block);
+      // fp32 input is read in place; f16/bf16 blocks are widened into buf first
+      const float* xb = static_cast<const float*>(p.x) + first;
+      if (p.x_dtype != DType::kF32) {
+        k.load_f32(static_cast<const char*>(p.x) + first * xsize, p.x_dtype, block, buf.data());
+        xb = buf.data();
+      }
+      const BlockStats st = k.block_stats(xb, block);
       void* q = static_cast<char*>(p.qdata) + code_bytes(f.kind, first);
       if (!st.finite) std::memset(q, 0, size_t(code_bytes(f.kind, block)));
       switch (f.kind) {
@@ -95,7 +141,7 @@ Status quantize_cpu(const QuantizeParams& p) {
           if (!st.finite) ip = {NAN, 0.0f};
           store_one(p.scale, p.scale_dtype, b, ip.scale);
           if (!f.symmetric) p.zero[b] = uint8_t(ip.zero);
-          if (st.finite) k.encode_int4(buf.data(), block, ip, static_cast<uint8_t*>(q));
+          if (st.finite) k.encode_int4(xb, block, ip, static_cast<uint8_t*>(q));
           break;
         }
         case FormatKind::kMxfp4: {
@@ -103,26 +149,26 @@ Status quantize_cpu(const QuantizeParams& p) {
                                                          : mx_scale_floor(st.amax);
           *at<uint8_t>(p.scale, b) = code;
           if (st.finite)
-            k.encode_e2m1(buf.data(), block, mx_element_factor(code), static_cast<uint8_t*>(q));
+            k.encode_e2m1(xb, block, mx_element_factor(code), static_cast<uint8_t*>(q));
           break;
         }
         case FormatKind::kNvfp4: {
           Nvfp4BlockParams np = two_level ? nvfp4_block_params(st.amax, d)
                                           : nvfp4_block_params_single(st.amax);
           *at<uint8_t>(p.scale, b) = st.finite ? np.scale : kE4m3Nan;
-          if (st.finite) k.encode_e2m1(buf.data(), block, np.factor, static_cast<uint8_t*>(q));
+          if (st.finite) k.encode_e2m1(xb, block, np.factor, static_cast<uint8_t*>(q));
           break;
         }
         case FormatKind::kInt8: {
           float s = st.finite ? int8_row_scale(st.amax) : NAN;
           *at<float>(p.scale, b) = s;
-          if (st.finite) k.encode_int8(buf.data(), block, s, static_cast<int8_t*>(q));
+          if (st.finite) k.encode_int8(xb, block, s, static_cast<int8_t*>(q));
           break;
         }
         case FormatKind::kFp8: {
           float s = st.finite ? fp8_row_scale(st.amax) : NAN;
           *at<float>(p.scale, b) = s;
-          if (st.finite) k.encode_fp8(buf.data(), block, s, static_cast<uint8_t*>(q));
+          if (st.finite) k.encode_fp8(xb, block, s, static_cast<uint8_t*>(q));
           break;
         }
       }
@@ -161,18 +207,7 @@ Status dequantize_cpu(const DequantizeParams& p) {
       void* out = static_cast<char*>(p.out) + first * osize;
       scale.resize(size_t(nb));
       zero.resize(size_t(nb));
-      for (int64_t j = 0; j < nb; ++j) {
-        switch (f.kind) {
-          case FormatKind::kInt4:
-            scale[j] = load_one(p.scale, p.scale_dtype, b0 + j);
-            zero[j] = has_zero ? float(p.zero[b0 + j]) : 8.0f;
-            break;
-          case FormatKind::kMxfp4: scale[j] = e8m0_to_f32(*at<uint8_t>(p.scale, b0 + j)); break;
-          case FormatKind::kNvfp4: scale[j] = e4m3_to_f32(*at<uint8_t>(p.scale, b0 + j)) * d; break;
-          case FormatKind::kInt8:
-          case FormatKind::kFp8: scale[j] = *at<float>(p.scale, b0 + j); break;
-        }
-      }
+      block_scales(p, b0, nb, d, scale.data(), zero.data());
       switch (f.kind) {
         case FormatKind::kInt4:
           k.decode_int4_row(static_cast<const uint8_t*>(q), n, int(block), scale.data(), zero.data(),

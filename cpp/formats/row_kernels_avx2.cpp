@@ -11,7 +11,7 @@
 //
 // Lane layouts:
 //   * 4-bit codes: 8 elements = 4 bytes; element 2j in the low nibble of byte j. Decoders
-//     broadcast the 32-bit word to all lanes and shift lane i right by 4*i.
+//     broadcast the 32-bit word to all lanes and shift lane i right by 4*i (nibbles8).
 //   * Encoders produce one code per int32 lane and pack 16 lanes into 8 bytes
 //     (pack_nibbles16).
 //
@@ -130,12 +130,12 @@ QK_FORCEINLINE __m256 round_even8(__m256 v) {
   return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 
-// 8 codes of 4 bits (the 4 bytes at q) -> one code per int32 lane, element order.
-QK_FORCEINLINE __m256i unpack_nibbles8(const uint8_t* q) {
+// 8 codes of 4 bits (the 4 bytes at q) -> lane i holds code i in bits 3..0; the bits above
+// are the following codes (callers that need the bare code mask with 0xF).
+QK_FORCEINLINE __m256i nibbles8(const uint8_t* q) {
   int32_t word;
   __builtin_memcpy(&word, q, 4);
-  return _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(word), _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28)),
-                          _mm256_set1_epi32(0xF));
+  return _mm256_srlv_epi32(_mm256_set1_epi32(word), _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28));
 }
 
 // 16 codes 0..15 (elements 0..7 in c0, 8..15 in c1, one per int32 lane) -> 8 bytes at q,
@@ -177,12 +177,17 @@ QK_FORCEINLINE __m256i f32x8_to_e2m1(__m256 x) {
   return _mm256_or_si256(_mm256_sub_epi32(_mm256_setzero_si256(), n), sign);
 }
 
-// e2m1_to_f32 of codecs.h: magnitude from the 8-entry table (permutevar8x32 reads only
-// bits 2..0 of the code), code bit 3 moved to the fp32 sign bit.
+// e2m1_to_f32 of codecs.h for the code in bits 3..0 of each lane (higher bits ignored).
+// permutevar8x32 reads bits 2..0 (the magnitude); code << 28 puts bit 3 on the fp32 sign
+// but also bits 2..0 on bits 30..28, so the table entries carry those same bits xor-ed in
+// beforehand and the xor cancels them: table[m] = bits(mag(m)) ^ (m << 28).
 QK_FORCEINLINE __m256 e2m1x8_to_f32(__m256i code) {
-  const __m256 table = _mm256_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f);
-  const __m256i sign = _mm256_and_si256(_mm256_slli_epi32(code, 28), _mm256_set1_epi32(int(0x80000000u)));
-  return _mm256_xor_ps(_mm256_permutevar8x32_ps(table, code), _mm256_castsi256_ps(sign));
+  const __m256i mag = _mm256_setr_epi32(0x00000000, 0x3F000000, 0x3F800000, 0x3FC00000,   // 0 .5 1 1.5
+                                        0x40000000, 0x40400000, 0x40800000, 0x40C00000);  // 2 3 4 6
+  const __m256i table = _mm256_xor_si256(mag, _mm256_setr_epi32(0 << 28, 1 << 28, 2 << 28, 3 << 28,
+                                                                4 << 28, 5 << 28, 6 << 28, 7 << 28));
+  const __m256i v = _mm256_permutevar8x32_epi32(table, code);
+  return _mm256_castsi256_ps(_mm256_xor_si256(v, _mm256_slli_epi32(code, 28)));
 }
 
 // f32_to_e4m3 of codecs.h on 8 lanes; one int32 code (0..255) per lane.
@@ -342,7 +347,7 @@ void decode_int4_row(const uint8_t* q, int64_t n, int block, const float* scale,
     for_each_block8(
         n, block,
         [&](int64_t b, int64_t i) {
-          const __m256 code = _mm256_cvtepi32_ps(unpack_nibbles8(q + i / 2));
+          const __m256 code = _mm256_cvtepi32_ps(_mm256_and_si256(nibbles8(q + i / 2), _mm256_set1_epi32(0xF)));
           const __m256 v = _mm256_sub_ps(code, _mm256_set1_ps(zero[b]));
           store8<T>(out, i, _mm256_mul_ps(v, _mm256_set1_ps(scale[b])));
         },
@@ -359,7 +364,7 @@ void decode_e2m1_row(const uint8_t* q, int64_t n, int block, const float* scale,
     for_each_block8(
         n, block,
         [&](int64_t b, int64_t i) {
-          const __m256 v = e2m1x8_to_f32(unpack_nibbles8(q + i / 2));
+          const __m256 v = e2m1x8_to_f32(nibbles8(q + i / 2));
           store8<T>(out, i, _mm256_mul_ps(v, _mm256_set1_ps(scale[b])));
         },
         [&](int64_t b, int64_t i, int64_t m) {

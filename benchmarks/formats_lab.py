@@ -1,0 +1,140 @@
+"""Kernel lab: CPU quantize / dequantize throughput per instruction-set level.
+
+For a [rows, cols] weight (default 4096 x 4096) and INT4 g128 / MXFP4 / NVFP4, times
+  * the kernel: qkern._C.quantize / dequantize into preallocated outputs, per ISA level;
+  * the op: qkern.ops.quantize / dequantize, which also allocates its outputs;
+  * reference.py (the pure-PyTorch definition);
+and reports GB/s as (bytes read + bytes written) / time, against this machine's copy
+bandwidth measured the same way (torch `dst.copy_(src)` of a 64 MiB fp32 tensor into a
+preallocated dst). Results are validated against reference.py first. Times are medians
+of --reps runs; the levels are timed interleaved, so that a noisy neighbour hits them
+alike.
+
+    PYTHONPATH=python python benchmarks/formats_lab.py [--reps 9] [--threads 2]
+
+On the 2-core development VM a fresh 64 MiB output costs about as much as the kernel
+itself in page faults; the kernel columns measure the kernel, the op column what a
+caller sees.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+import qkern
+from qkern import _C, reference
+from qkern._ext import data_ptr, dtype_code
+from qkern.formats import INT4, MXFP4, NVFP4
+
+
+def time_once(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def median_time(fn, reps: int) -> float:
+    fn()  # warm-up
+    return statistics.median(time_once(fn) for _ in range(reps))
+
+
+def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.dtype == b.dtype and torch.equal(a.reshape(-1).view(torch.uint8), b.reshape(-1).view(torch.uint8))
+
+
+def nbytes(*tensors) -> int:
+    return sum(t.numel() * t.element_size() for t in tensors if t is not None)
+
+
+def quantize_kernel(x, fmt, out):
+    """qkern._C.quantize of x into the preallocated tensor list `out` (reference layout)."""
+    cols = x.shape[-1]
+    zero = out[2] if fmt.has_zero else None
+    gscale = out[-1] if fmt.has_global_scale else None
+    _C.quantize(kind=fmt.kind, block=fmt.block_size(cols), **fmt.kernel_flags(), rows=x.numel() // cols,
+                cols=cols, x=x.data_ptr(), x_dtype=dtype_code(x.dtype), qdata=out[0].data_ptr(),
+                scale=out[1].data_ptr(), scale_dtype=dtype_code(out[1].dtype), zero=data_ptr(zero),
+                global_scale_out=data_ptr(gscale))
+
+
+def dequantize_kernel(q, out):
+    cols = out.shape[-1]
+    _C.dequantize(kind=q.fmt.kind, block=q.fmt.block_size(cols), **q.fmt.kernel_flags(),
+                  rows=out.numel() // cols, cols=cols, qdata=q.qdata.data_ptr(), scale=q.scale.data_ptr(),
+                  scale_dtype=dtype_code(q.scale.dtype), zero=data_ptr(q.zero),
+                  global_scale_in=data_ptr(q.global_scale), out=out.data_ptr(), out_dtype=dtype_code(out.dtype))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=4096)
+    ap.add_argument("--cols", type=int, default=4096)
+    ap.add_argument("--reps", type=int, default=9)
+    ap.add_argument("--ref-reps", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    qkern.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
+    isas = list(_C.compiled_isas())
+    torch.manual_seed(0)
+
+    src = torch.randn(16 << 20)
+    dst = torch.empty_like(src)
+    copy_gbs = nbytes(src, dst) / median_time(lambda: dst.copy_(src), args.reps) / 1e9
+    print(f"copy (torch dst.copy_(src), 64 MiB fp32): {copy_gbs:.2f} GB/s, threads {args.threads}")
+    print(f"{'op':<10} {'format':<14} {'dtype':<9}" + "".join(f" {i + ' GB/s':>12} {'%copy':>6}" for i in isas)
+          + f" {'op GB/s':>8} {'ref GB/s':>9} {'x ref':>6} {'x scalar':>8}")
+
+    w32 = torch.randn(args.rows, args.cols)
+    for fmt in (INT4(128), MXFP4(), NVFP4()):
+        for dtype in (torch.float32, torch.bfloat16):
+            x = w32.to(dtype)
+            out = reference.empty_quantized(x.shape, x.dtype, fmt, x.device)
+            want = reference.quantize(x, fmt)
+            runs = {"op": lambda: qkern.ops.quantize(x, fmt)}
+            for isa in isas:
+                _C.set_isa(isa)
+                quantize_kernel(x, fmt, out)
+                assert all(same_bits(a, b) for a, b in zip(out, want)), isa
+                runs[isa] = lambda isa=isa: (_C.set_isa(isa), quantize_kernel(x, fmt, out))
+            report("quantize", fmt, dtype, nbytes(x, *out), runs, lambda: reference.quantize(x, fmt),
+                   isas, copy_gbs, args)
+        for dtype in (torch.float32, torch.bfloat16):
+            q = qkern.ops.quantize(w32, fmt)
+            y = torch.empty(args.rows, args.cols, dtype=dtype)
+            want = reference.dequantize(q.qdata, q.scale, q.zero, q.global_scale, fmt, dtype)
+            runs = {"op": lambda: qkern.ops.dequantize(q, dtype)}
+            for isa in isas:
+                _C.set_isa(isa)
+                dequantize_kernel(q, y)
+                assert same_bits(y, want), isa
+                runs[isa] = lambda isa=isa: (_C.set_isa(isa), dequantize_kernel(q, y))
+            read = nbytes(*q.tensors().values())
+            report("dequantize", fmt, dtype, read + nbytes(y), runs,
+                   lambda: reference.dequantize(q.qdata, q.scale, q.zero, q.global_scale, fmt, dtype),
+                   isas, copy_gbs, args)
+    _C.set_isa(isas[-1])
+
+
+def report(op, fmt, dtype, moved, runs, ref_fn, isas, copy_gbs, args):
+    times = {k: [] for k in runs}
+    for _ in range(args.reps):  # interleaved: one run of each per round
+        for k, fn in runs.items():
+            times[k].append(time_once(fn))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    ref = median_time(ref_fn, args.ref_reps)
+    best = isas[-1]
+    line = f"{op:<10} {fmt.spec:<14} {str(dtype)[6:]:<9}"
+    for isa in isas:
+        gbs = moved / med[isa] / 1e9
+        line += f" {gbs:12.2f} {100 * gbs / copy_gbs:5.0f}%"
+    line += f" {moved / med['op'] / 1e9:8.2f} {moved / ref / 1e9:9.2f} {ref / med[best]:6.1f}"
+    line += f" {med['scalar'] / med[best]:8.1f}" if "scalar" in med else ""
+    print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
