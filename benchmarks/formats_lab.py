@@ -81,11 +81,10 @@ def main():
     isas = list(_C.compiled_isas())
     torch.manual_seed(0)
 
-    src = torch.randn(16 << 20)
-    dst = torch.empty_like(src)
-    copy_gbs = nbytes(src, dst) / median_time(lambda: dst.copy_(src), args.reps) / 1e9
-    print(f"copy (torch dst.copy_(src), 64 MiB fp32): {copy_gbs:.2f} GB/s, threads {args.threads}")
-    print(f"{'op':<10} {'format':<14} {'dtype':<9}" + "".join(f" {i + ' GB/s':>12} {'%copy':>6}" for i in isas)
+    copy = Copy()
+    print(f"threads {args.threads}, {args.rows} x {args.cols}, medians of {args.reps} interleaved rounds; "
+          "GB/s = (bytes read + written) / time; %copy: of the copy probe in the same rounds")
+    print(f"{'op':<10} {'format':<14} {'dtype':<9} {'copy':>6}" + "".join(f" {i + ' GB/s':>12} {'%copy':>6}" for i in isas)
           + f" {'op GB/s':>8} {'ref GB/s':>9} {'x ref':>6} {'x scalar':>8}")
 
     w32 = torch.randn(args.rows, args.cols)
@@ -101,7 +100,7 @@ def main():
                 assert all(same_bits(a, b) for a, b in zip(out, want)), isa
                 runs[isa] = lambda isa=isa: (_C.set_isa(isa), quantize_kernel(x, fmt, out))
             report("quantize", fmt, dtype, nbytes(x, *out), runs, lambda: reference.quantize(x, fmt),
-                   isas, copy_gbs, args)
+                   isas, copy, args)
         for dtype in (torch.float32, torch.bfloat16):
             q = qkern.ops.quantize(w32, fmt)
             y = torch.empty(args.rows, args.cols, dtype=dtype)
@@ -115,25 +114,40 @@ def main():
             read = nbytes(*q.tensors().values())
             report("dequantize", fmt, dtype, read + nbytes(y), runs,
                    lambda: reference.dequantize(q.qdata, q.scale, q.zero, q.global_scale, fmt, dtype),
-                   isas, copy_gbs, args)
+                   isas, copy, args)
     _C.set_isa(isas[-1])
 
 
-def report(op, fmt, dtype, moved, runs, ref_fn, isas, copy_gbs, args):
+def report(op, fmt, dtype, moved, runs, ref_fn, isas, copy, args):
+    """One table row. Every round times the copy probe and each run once, so that the
+    ratios to copy compare runs made under the same machine load."""
+    runs = {"copy": copy, **runs}
     times = {k: [] for k in runs}
-    for _ in range(args.reps):  # interleaved: one run of each per round
+    for _ in range(args.reps):
         for k, fn in runs.items():
             times[k].append(time_once(fn))
     med = {k: statistics.median(v) for k, v in times.items()}
+    copy_bytes = nbytes(*copy.tensors)
     ref = median_time(ref_fn, args.ref_reps)
     best = isas[-1]
-    line = f"{op:<10} {fmt.spec:<14} {str(dtype)[6:]:<9}"
+    line = f"{op:<10} {fmt.spec:<14} {str(dtype)[6:]:<9} {copy_bytes / med['copy'] / 1e9:6.2f}"
     for isa in isas:
-        gbs = moved / med[isa] / 1e9
-        line += f" {gbs:12.2f} {100 * gbs / copy_gbs:5.0f}%"
+        ratio = statistics.median(moved / t / (copy_bytes / c) for t, c in zip(times[isa], times["copy"]))
+        line += f" {moved / med[isa] / 1e9:12.2f} {100 * ratio:5.0f}%"
     line += f" {moved / med['op'] / 1e9:8.2f} {moved / ref / 1e9:9.2f} {ref / med[best]:6.1f}"
     line += f" {med['scalar'] / med[best]:8.1f}" if "scalar" in med else ""
     print(line, flush=True)
+
+
+class Copy:
+    """The bandwidth probe: torch dst.copy_(src), 64 MiB of fp32, dst preallocated."""
+
+    def __init__(self):
+        src = torch.randn(16 << 20)
+        self.tensors = (src, torch.empty_like(src))
+
+    def __call__(self):
+        self.tensors[1].copy_(self.tensors[0])
 
 
 if __name__ == "__main__":

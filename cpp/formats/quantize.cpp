@@ -100,6 +100,82 @@ float global_finite_amax(const RowKernels& k, const void* x, DType t, int64_t n)
   return *std::max_element(partial.begin(), partial.end());
 }
 
+// What the encoder of one block takes: INT4 {scale, zero}; MXFP4/NVFP4 {factor, -};
+// INT8/FP8 {scale, -}.
+struct EncodeArgs {
+  float a, b;
+};
+
+// The scale rules of recipes.h for blocks b0 .. b0+nb-1 (statistics in st): writes their
+// scales (and INT4 zero points) to the outputs and their encoder arguments to args.
+// Non-finite blocks get the NaN scale of their format; their args are not used.
+void apply_scale_rules(const QuantizeParams& p, float d, int64_t b0, int64_t nb,
+                       const BlockStats* st, EncodeArgs* args) {
+  const FormatSpec& f = p.fmt;
+  switch (f.kind) {
+    case FormatKind::kInt4:
+      for (int64_t j = 0, b = b0; j < nb; ++j, ++b) {
+        Int4Params ip = f.symmetric ? int4_sym_params(st[j].amax, p.scale_dtype)
+                                    : int4_asym_params(st[j].lo, st[j].hi, p.scale_dtype);
+        if (!st[j].finite) ip = {NAN, 0.0f};
+        store_one(p.scale, p.scale_dtype, b, ip.scale);
+        if (!f.symmetric) p.zero[b] = uint8_t(ip.zero);
+        args[j] = {ip.scale, ip.zero};
+      }
+      break;
+    case FormatKind::kMxfp4:
+      for (int64_t j = 0, b = b0; j < nb; ++j, ++b) {
+        const uint8_t code = !st[j].finite ? kE8m0Nan
+                             : f.rceil    ? mx_scale_rceil(st[j].amax)
+                                          : mx_scale_floor(st[j].amax);
+        *at<uint8_t>(p.scale, b) = code;
+        args[j] = {mx_element_factor(code), 0.0f};
+      }
+      break;
+    case FormatKind::kNvfp4:
+      for (int64_t j = 0, b = b0; j < nb; ++j, ++b) {
+        const Nvfp4BlockParams np = f.global_scale ? nvfp4_block_params(st[j].amax, d)
+                                                   : nvfp4_block_params_single(st[j].amax);
+        *at<uint8_t>(p.scale, b) = st[j].finite ? np.scale : kE4m3Nan;
+        args[j] = {np.factor, 0.0f};
+      }
+      break;
+    case FormatKind::kInt8:
+    case FormatKind::kFp8:
+      for (int64_t j = 0, b = b0; j < nb; ++j, ++b) {
+        const float s = !st[j].finite                 ? NAN
+                        : f.kind == FormatKind::kInt8 ? int8_row_scale(st[j].amax)
+                                                      : fp8_row_scale(st[j].amax);
+        *at<float>(p.scale, b) = s;
+        args[j] = {s, 0.0f};
+      }
+      break;
+  }
+}
+
+// Codes of nb blocks of x (fp32, contiguous) into q; non-finite blocks get all-zero codes.
+void encode_blocks(const RowKernels& k, FormatKind kind, const float* x, int64_t block, int64_t nb,
+                   const BlockStats* st, const EncodeArgs* args, void* q) {
+  const int64_t bytes = code_bytes(kind, block);
+  for (int64_t j = 0; j < nb; ++j) {
+    const float* xj = x + j * block;
+    void* qj = static_cast<char*>(q) + j * bytes;
+    if (!st[j].finite) {
+      std::memset(qj, 0, size_t(bytes));
+      continue;
+    }
+    switch (kind) {
+      case FormatKind::kInt4:
+        k.encode_int4(xj, block, Int4Params{args[j].a, args[j].b}, static_cast<uint8_t*>(qj));
+        break;
+      case FormatKind::kMxfp4:
+      case FormatKind::kNvfp4: k.encode_e2m1(xj, block, args[j].a, static_cast<uint8_t*>(qj)); break;
+      case FormatKind::kInt8: k.encode_int8(xj, block, args[j].a, static_cast<int8_t*>(qj)); break;
+      case FormatKind::kFp8: k.encode_fp8(xj, block, args[j].a, static_cast<uint8_t*>(qj)); break;
+    }
+  }
+}
+
 }  // namespace
 
 Status quantize_cpu(const QuantizeParams& p) {
@@ -119,59 +195,32 @@ Status quantize_cpu(const QuantizeParams& p) {
 
   const int64_t block = f.block, blocks = p.rows * p.cols / block;
   const int xsize = dtype_size(p.x_dtype);
+  // Blocks are handled in runs of about 4K elements, phase by phase: statistics of every
+  // block of the run, then its scale rules, then its encoding. The scale rules are short
+  // scalar chains (divisions, E4M3 round trips) that would otherwise sit between two
+  // blocks' vector work on the critical path; in a loop of their own, those of different
+  // blocks overlap. A run of fp32 stays in L1/L2 between the phases.
+  const int64_t run = std::max<int64_t>(1, 4096 / block);
   // Grain: about 16K elements per task.
   parallel_for(blocks, std::max<int64_t>(1, 16384 / block), [&](int64_t b0, int64_t b1) {
-    thread_local std::vector<float> buf;
-    buf.resize(size_t(block));
-    for (int64_t b = b0; b < b1; ++b) {
-      const int64_t first = b * block;  // first element of the block in the flat view
-      // fp32 input is read in place; f16/bf16 blocks are widened into buf first
-      const float* xb = static_cast<const float*>(p.x) + first;
+    thread_local std::vector<float> buf;  // a run of f16/bf16 input, widened
+    thread_local std::vector<BlockStats> stats;
+    thread_local std::vector<EncodeArgs> args;
+    for (int64_t r0 = b0; r0 < b1; r0 += run) {
+      const int64_t nb = std::min(run, b1 - r0), first = r0 * block;
+      // fp32 input is read in place
+      const float* x = static_cast<const float*>(p.x) + first;
       if (p.x_dtype != DType::kF32) {
-        k.load_f32(static_cast<const char*>(p.x) + first * xsize, p.x_dtype, block, buf.data());
-        xb = buf.data();
+        buf.resize(size_t(nb * block));
+        k.load_f32(static_cast<const char*>(p.x) + first * xsize, p.x_dtype, nb * block, buf.data());
+        x = buf.data();
       }
-      const BlockStats st = k.block_stats(xb, block);
-      void* q = static_cast<char*>(p.qdata) + code_bytes(f.kind, first);
-      if (!st.finite) std::memset(q, 0, size_t(code_bytes(f.kind, block)));
-      switch (f.kind) {
-        case FormatKind::kInt4: {
-          Int4Params ip = f.symmetric ? int4_sym_params(st.amax, p.scale_dtype)
-                                      : int4_asym_params(st.lo, st.hi, p.scale_dtype);
-          if (!st.finite) ip = {NAN, 0.0f};
-          store_one(p.scale, p.scale_dtype, b, ip.scale);
-          if (!f.symmetric) p.zero[b] = uint8_t(ip.zero);
-          if (st.finite) k.encode_int4(xb, block, ip, static_cast<uint8_t*>(q));
-          break;
-        }
-        case FormatKind::kMxfp4: {
-          uint8_t code = !st.finite ? kE8m0Nan : f.rceil ? mx_scale_rceil(st.amax)
-                                                         : mx_scale_floor(st.amax);
-          *at<uint8_t>(p.scale, b) = code;
-          if (st.finite)
-            k.encode_e2m1(xb, block, mx_element_factor(code), static_cast<uint8_t*>(q));
-          break;
-        }
-        case FormatKind::kNvfp4: {
-          Nvfp4BlockParams np = two_level ? nvfp4_block_params(st.amax, d)
-                                          : nvfp4_block_params_single(st.amax);
-          *at<uint8_t>(p.scale, b) = st.finite ? np.scale : kE4m3Nan;
-          if (st.finite) k.encode_e2m1(xb, block, np.factor, static_cast<uint8_t*>(q));
-          break;
-        }
-        case FormatKind::kInt8: {
-          float s = st.finite ? int8_row_scale(st.amax) : NAN;
-          *at<float>(p.scale, b) = s;
-          if (st.finite) k.encode_int8(xb, block, s, static_cast<int8_t*>(q));
-          break;
-        }
-        case FormatKind::kFp8: {
-          float s = st.finite ? fp8_row_scale(st.amax) : NAN;
-          *at<float>(p.scale, b) = s;
-          if (st.finite) k.encode_fp8(xb, block, s, static_cast<uint8_t*>(q));
-          break;
-        }
-      }
+      stats.resize(size_t(nb));
+      args.resize(size_t(nb));
+      for (int64_t j = 0; j < nb; ++j) stats[size_t(j)] = k.block_stats(x + j * block, block);
+      apply_scale_rules(p, d, r0, nb, stats.data(), args.data());
+      encode_blocks(k, f.kind, x, block, nb, stats.data(), args.data(),
+                    static_cast<char*>(p.qdata) + code_bytes(f.kind, first));
     }
   });
   return Status::kOk;

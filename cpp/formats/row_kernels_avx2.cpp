@@ -231,28 +231,29 @@ void load_f32(const void* src, DType t, int64_t n, float* dst) {
   });
 }
 
-// The scalar code folds fminf/fmaxf from x[0]; for a finite block the vector fold gives
-// the same amax, lo and hi up to the sign of a zero lo/hi, which the recipes erase
-// (they clamp lo/hi against +0 with fminf/fmaxf).
+// One pass keeps lo and hi per lane, and x - x, which is +0 for a finite x and NaN for
+// NaN/Inf, OR-ed into `bad`. For a finite block max|x| = max(hi, -lo); the comparison
+// against +0 turns an all-zero block's -0 into the scalar code's +0. lo/hi match the
+// scalar fminf/fmaxf fold up to the sign of a zero, which the recipes erase (they clamp
+// lo/hi against +0 with fminf/fmaxf).
 BlockStats block_stats(const float* x, int64_t n) {
   if (n < 8) return scalar().block_stats(x, n);
   __m256 v = _mm256_loadu_ps(x);
-  __m256 amax = abs8(v), lo = v, hi = v;
-  __m256i bad = nonfinite8(v);
+  __m256 lo = v, hi = v, bad = _mm256_sub_ps(v, v);
   int64_t i = 8;
   for (; i + 8 <= n; i += 8) {
     v = _mm256_loadu_ps(x + i);
-    amax = _mm256_max_ps(abs8(v), amax);
     lo = _mm256_min_ps(v, lo);
     hi = _mm256_max_ps(v, hi);
-    bad = _mm256_or_si256(bad, nonfinite8(v));
+    bad = _mm256_or_ps(bad, _mm256_sub_ps(v, v));
   }
-  BlockStats s{hmax8(amax), hmin8(lo), hmax8(hi), _mm256_testz_si256(bad, bad) != 0};
+  BlockStats s{0.0f, hmin8(lo), hmax8(hi), _mm256_testz_si256(_mm256_castps_si256(bad), _mm256_castps_si256(bad)) != 0};
   if (i < n) {
-    BlockStats t = scalar().block_stats(x + i, n - i);
-    s = {s.amax > t.amax ? s.amax : t.amax, s.lo < t.lo ? s.lo : t.lo, s.hi > t.hi ? s.hi : t.hi,
-         s.finite && t.finite};
+    const BlockStats t = scalar().block_stats(x + i, n - i);
+    s = {0.0f, s.lo < t.lo ? s.lo : t.lo, s.hi > t.hi ? s.hi : t.hi, s.finite && t.finite};
   }
+  const float m = s.hi > -s.lo ? s.hi : -s.lo;
+  s.amax = m > 0.0f ? m : 0.0f;
   return s;
 }
 
