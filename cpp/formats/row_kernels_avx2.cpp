@@ -75,9 +75,7 @@ QK_FORCEINLINE __m128i f32x8_to_bf16(__m256 v) {
   const __m256i x = _mm256_castps_si256(v);
   const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(1));
   __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(x, _mm256_set1_epi32(0x7FFF)), lsb), 16);
-  const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(x, _mm256_set1_epi32(0x7FFFFFFF)),
-                                         _mm256_set1_epi32(0x7F800000));
-  r = _mm256_blendv_epi8(r, _mm256_set1_epi32(0x7FC0), nan);
+  r = _mm256_blendv_epi8(r, _mm256_set1_epi32(0x7FC0), _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
   // Lanes hold values <= 0xFFFF, so the signed-to-unsigned saturating pack is exact.
   return _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
 }
@@ -114,17 +112,15 @@ QK_FORCEINLINE __m256i nonfinite8(__m256 v) {
   return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(v), exp), exp);
 }
 
-QK_FORCEINLINE float hmax8(__m256 v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+// op over the 8 lanes of v (op: _mm_min_ps or _mm_max_ps; lanes are not NaN).
+template <class Op>
+QK_FORCEINLINE float hreduce8(__m256 v, Op op) {
+  __m128 m = op(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = op(m, _mm_movehl_ps(m, m));
+  return _mm_cvtss_f32(op(m, _mm_movehdup_ps(m)));
 }
-
-QK_FORCEINLINE float hmin8(__m256 v) {
-  __m128 m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_min_ps(m, _mm_movehl_ps(m, m));
-  return _mm_cvtss_f32(_mm_min_ss(m, _mm_movehdup_ps(m)));
-}
+QK_FORCEINLINE float hmax8(__m256 v) { return hreduce8(v, [](__m128 a, __m128 b) { return _mm_max_ps(a, b); }); }
+QK_FORCEINLINE float hmin8(__m256 v) { return hreduce8(v, [](__m128 a, __m128 b) { return _mm_min_ps(a, b); }); }
 
 QK_FORCEINLINE __m256 round_even8(__m256 v) {
   return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
