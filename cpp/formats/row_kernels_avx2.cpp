@@ -324,76 +324,70 @@ void encode_fp8(const float* x, int64_t n, float scale, uint8_t* q) {
   if (i < n) scalar().encode_fp8(x + i, n - i, scale, q + i);
 }
 
-// The 4-bit decoders walk block by block: step(b, i) handles elements i..i+7 of block b,
-// tail(b, i, m) the last m < 8 elements of a block. Blocks are even (the driver checks),
-// so every block and every 8-element step starts on a byte of the packed codes.
-template <class Step, class Tail>
-QK_FORCEINLINE void for_each_block8(int64_t n, int block, Step&& step, Tail&& tail) {
-  for (int64_t b = 0, first = 0; first < n; ++b, first += block) {
-    const int64_t end = first + block;
-    int64_t i = first;
-    for (; i + 8 <= end; i += 8) step(b, i);
-    if (i < end) tail(b, i, end - i);
-  }
+// The 4-bit decoders walk block by block: value8(b, nibbles8(...)) gives 8 values of
+// block b, tail(b, i, m, out_i) writes the last m < 8 elements of a block (the scalar
+// entry). Blocks are even (the driver checks), so every block and every 8-element step
+// starts on a byte of the packed codes.
+template <class Value8, class Tail>
+QK_FORCEINLINE void decode_4bit_row(const uint8_t* q, int64_t n, int block, void* out, DType t,
+                                    Value8&& value8, Tail&& tail) {
+  dispatch_float_dtype(t, [&](auto tag) {
+    constexpr DType T = decltype(tag)::value;
+    for (int64_t b = 0, first = 0; first < n; ++b, first += block) {
+      const int64_t end = first + block;
+      int64_t i = first;
+      for (; i + 8 <= end; i += 8) store8<T>(out, i, value8(b, nibbles8(q + i / 2)));
+      if (i < end) tail(b, i, end - i, advance<T>(out, i));
+    }
+  });
 }
 
 void decode_int4_row(const uint8_t* q, int64_t n, int block, const float* scale, const float* zero,
                      void* out, DType t) {
-  dispatch_float_dtype(t, [&](auto tag) {
-    constexpr DType T = decltype(tag)::value;
-    for_each_block8(
-        n, block,
-        [&](int64_t b, int64_t i) {
-          const __m256 code = _mm256_cvtepi32_ps(_mm256_and_si256(nibbles8(q + i / 2), _mm256_set1_epi32(0xF)));
-          const __m256 v = _mm256_sub_ps(code, _mm256_set1_ps(zero[b]));
-          store8<T>(out, i, _mm256_mul_ps(v, _mm256_set1_ps(scale[b])));
-        },
-        [&](int64_t b, int64_t i, int64_t m) {
-          scalar().decode_int4_row(q + i / 2, m, int(m), scale + b, zero + b, advance<T>(out, i), t);
-        });
-  });
+  decode_4bit_row(
+      q, n, block, out, t,
+      [&](int64_t b, __m256i codes) {
+        const __m256 v = _mm256_cvtepi32_ps(_mm256_and_si256(codes, _mm256_set1_epi32(0xF)));
+        return _mm256_mul_ps(_mm256_sub_ps(v, _mm256_set1_ps(zero[b])), _mm256_set1_ps(scale[b]));
+      },
+      [&](int64_t b, int64_t i, int64_t m, void* out_i) {
+        scalar().decode_int4_row(q + i / 2, m, int(m), scale + b, zero + b, out_i, t);
+      });
 }
 
 void decode_e2m1_row(const uint8_t* q, int64_t n, int block, const float* scale, void* out,
                      DType t) {
+  decode_4bit_row(
+      q, n, block, out, t,
+      [&](int64_t b, __m256i codes) { return _mm256_mul_ps(e2m1x8_to_f32(codes), _mm256_set1_ps(scale[b])); },
+      [&](int64_t b, int64_t i, int64_t m, void* out_i) {
+        scalar().decode_e2m1_row(q + i / 2, m, int(m), scale + b, out_i, t);
+      });
+}
+
+// The 8-bit decoders: value8 widens the 8 codes in the low bytes of a vector to fp32;
+// tail is the scalar entry, for the last n % 8 elements.
+template <class Code, class Value8>
+QK_FORCEINLINE void decode_8bit_row(const Code* q, int64_t n, float scale, void* out, DType t,
+                                    Value8&& value8, void (*tail)(const Code*, int64_t, float, void*, DType)) {
   dispatch_float_dtype(t, [&](auto tag) {
     constexpr DType T = decltype(tag)::value;
-    for_each_block8(
-        n, block,
-        [&](int64_t b, int64_t i) {
-          const __m256 v = e2m1x8_to_f32(nibbles8(q + i / 2));
-          store8<T>(out, i, _mm256_mul_ps(v, _mm256_set1_ps(scale[b])));
-        },
-        [&](int64_t b, int64_t i, int64_t m) {
-          scalar().decode_e2m1_row(q + i / 2, m, int(m), scale + b, advance<T>(out, i), t);
-        });
+    const __m256 s = _mm256_set1_ps(scale);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+      store8<T>(out, i, _mm256_mul_ps(value8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + i))), s));
+    if (i < n) tail(q + i, n - i, scale, advance<T>(out, i), t);
   });
 }
 
 void decode_int8_row(const int8_t* q, int64_t n, float scale, void* out, DType t) {
-  dispatch_float_dtype(t, [&](auto tag) {
-    constexpr DType T = decltype(tag)::value;
-    const __m256 s = _mm256_set1_ps(scale);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-      const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + i));
-      store8<T>(out, i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)), s));
-    }
-    if (i < n) scalar().decode_int8_row(q + i, n - i, scale, advance<T>(out, i), t);
-  });
+  decode_8bit_row(q, n, scale, out, t, [](__m128i b) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)); },
+                  scalar().decode_int8_row);
 }
 
 void decode_fp8_row(const uint8_t* q, int64_t n, float scale, void* out, DType t) {
-  dispatch_float_dtype(t, [&](auto tag) {
-    constexpr DType T = decltype(tag)::value;
-    const __m256 s = _mm256_set1_ps(scale);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-      const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + i));
-      store8<T>(out, i, _mm256_mul_ps(e4m3x8_to_f32(_mm256_cvtepu8_epi32(b)), s));
-    }
-    if (i < n) scalar().decode_fp8_row(q + i, n - i, scale, advance<T>(out, i), t);
-  });
+  decode_8bit_row(q, n, scale, out, t, [](__m128i b) { return e4m3x8_to_f32(_mm256_cvtepu8_epi32(b)); },
+                  scalar().decode_fp8_row);
 }
 
 }  // namespace
