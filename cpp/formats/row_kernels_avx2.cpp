@@ -69,13 +69,18 @@ QK_FORCEINLINE __m256 load8(const void* src, int64_t i) {
   }
 }
 
+// The output conversions take Is_nan_free = true only where no lane can be NaN; they then
+// skip the NaN handling.
+
 // f32_to_bf16 of codecs.h on 8 lanes: round to nearest even in integer arithmetic
 // (x + 0x7FFF + lsb) >> 16; NaN -> 0x7FC0. The 16-bit results are packed in order.
+template <bool Is_nan_free = false>
 QK_FORCEINLINE __m128i f32x8_to_bf16(__m256 v) {
   const __m256i x = _mm256_castps_si256(v);
   const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(1));
   __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(x, _mm256_set1_epi32(0x7FFF)), lsb), 16);
-  r = _mm256_blendv_epi8(r, _mm256_set1_epi32(0x7FC0), _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
+  if constexpr (!Is_nan_free)
+    r = _mm256_blendv_epi8(r, _mm256_set1_epi32(0x7FC0), _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
   // Lanes hold values <= 0xFFFF, so the signed-to-unsigned saturating pack is exact.
   return _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
 }
@@ -83,25 +88,29 @@ QK_FORCEINLINE __m128i f32x8_to_bf16(__m256 v) {
 // f32_to_f16 of codecs.h on 8 lanes: F16C with round-to-nearest-even gives the same
 // bits for every non-NaN value (overflow to Inf, fp16 subnormals); NaN lanes are first
 // replaced by the quiet NaN of their sign, which converts to sign|0x7E00 like the codec.
+template <bool Is_nan_free = false>
 QK_FORCEINLINE __m128i f32x8_to_f16(__m256 v) {
-  const __m256 sign = _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(int(0x80000000u))));
-  const __m256 qnan = _mm256_or_ps(sign, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FC00000)));
-  v = _mm256_blendv_ps(v, qnan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  if constexpr (!Is_nan_free) {
+    const __m256 sign = _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(int(0x80000000u))));
+    const __m256 qnan = _mm256_or_ps(sign, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FC00000)));
+    v = _mm256_blendv_ps(v, qnan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  }
   return _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 
 // 8 lanes -> their 16-bit codes (T = f16 or bf16), in order.
-template <DType T>
+template <DType T, bool Is_nan_free = false>
 QK_FORCEINLINE __m128i f32x8_to_16bit(__m256 v) {
-  return T == DType::kF16 ? f32x8_to_f16(v) : f32x8_to_bf16(v);
+  return T == DType::kF16 ? f32x8_to_f16<Is_nan_free>(v) : f32x8_to_bf16<Is_nan_free>(v);
 }
 
-template <DType T>
+template <DType T, bool Is_nan_free = false>
 QK_FORCEINLINE void store8(void* dst, int64_t i, __m256 v) {
   if constexpr (T == DType::kF32) {
     _mm256_storeu_ps(static_cast<float*>(dst) + i, v);
   } else {
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(static_cast<uint16_t*>(dst) + i), f32x8_to_16bit<T>(v));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(static_cast<uint16_t*>(dst) + i),
+                     f32x8_to_16bit<T, Is_nan_free>(v));
   }
 }
 
@@ -287,7 +296,7 @@ void encode_int4(const float* x, int64_t n, Int4Params p, uint8_t* q) {
       // max(v, lo) returns lo for a NaN v, like fmaxf(NaN, 0) in int4_encode.
       return _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi));
     };
-    for (; i + 16 <= n; i += 16) pack_nibbles16(code8(i), code8(i + 8), q + i / 2);
+    for (; i + 16 <= n; i += 16) pack_nibbles16(code8(i), code8(i + 8), q + (i >> 1));
   }
   if (i < n) scalar().encode_int4(x + i, n - i, p, q + i / 2);
 }
@@ -297,7 +306,7 @@ void encode_e2m1(const float* x, int64_t n, float factor, uint8_t* q) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16)
     pack_nibbles16(f32x8_to_e2m1(_mm256_mul_ps(_mm256_loadu_ps(x + i), f)),
-                   f32x8_to_e2m1(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8), f)), q + i / 2);
+                   f32x8_to_e2m1(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8), f)), q + (i >> 1));
   if (i < n) scalar().encode_e2m1(x + i, n - i, factor, q + i / 2);
 }
 
@@ -365,10 +374,12 @@ QK_FORCEINLINE void lookup32(const uint8_t* q, const Table16& t, uint16_t* out) 
 // The 4-bit decoders walk block by block: value8(b, nibbles8(...)) gives 8 values of
 // block b, tail(b, i, m, out_i) writes the last m < 8 elements of a block (the scalar
 // entry). Blocks are even (the driver checks), so every block and every 8- or 32-element
-// step starts on a byte of the packed codes.
+// step starts on a byte of the packed codes. Values are (finite code value) x scale[b]
+// (INT4: (q - z) * s, E2M1: e2m1 * s), so a block with a finite scale has no NaN.
+// (Byte offsets are written i >> 1: i >= 0, and the signed i / 2 costs two more ops.)
 template <class Value8, class Tail>
-QK_FORCEINLINE void decode_4bit_row(const uint8_t* q, int64_t n, int block, void* out, DType t,
-                                    Value8&& value8, Tail&& tail) {
+QK_FORCEINLINE void decode_4bit_row(const uint8_t* q, int64_t n, int block, const float* scale,
+                                    void* out, DType t, Value8&& value8, Tail&& tail) {
   dispatch_float_dtype(t, [&](auto tag) {
     constexpr DType T = decltype(tag)::value;
     for (int64_t b = 0, first = 0; first < n; ++b, first += block) {
@@ -378,10 +389,16 @@ QK_FORCEINLINE void decode_4bit_row(const uint8_t* q, int64_t n, int block, void
         if (block >= 32) {
           const Table16 table = make_table16<T>(value8(b, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)),
                                                 value8(b, _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15)));
-          for (; i + 32 <= end; i += 32) lookup32(q + i / 2, table, static_cast<uint16_t*>(out) + i);
+          for (; i + 32 <= end; i += 32) lookup32(q + (i >> 1), table, static_cast<uint16_t*>(out) + i);
         }
       }
-      for (; i + 8 <= end; i += 8) store8<T>(out, i, value8(b, nibbles8(q + i / 2)));
+      auto steps8 = [&](auto nan_free) {
+        for (; i + 8 <= end; i += 8) store8<T, nan_free()>(out, i, value8(b, nibbles8(q + (i >> 1))));
+      };
+      if (is_finite_f32(scale[b]))
+        steps8(std::true_type{});
+      else
+        steps8(std::false_type{});
       if (i < end) tail(b, i, end - i, advance<T>(out, i));
     }
   });
@@ -390,7 +407,7 @@ QK_FORCEINLINE void decode_4bit_row(const uint8_t* q, int64_t n, int block, void
 void decode_int4_row(const uint8_t* q, int64_t n, int block, const float* scale, const float* zero,
                      void* out, DType t) {
   decode_4bit_row(
-      q, n, block, out, t,
+      q, n, block, scale, out, t,
       [&](int64_t b, __m256i codes) {
         const __m256 v = _mm256_cvtepi32_ps(_mm256_and_si256(codes, _mm256_set1_epi32(0xF)));
         return _mm256_mul_ps(_mm256_sub_ps(v, _mm256_set1_ps(zero[b])), _mm256_set1_ps(scale[b]));
@@ -403,7 +420,7 @@ void decode_int4_row(const uint8_t* q, int64_t n, int block, const float* scale,
 void decode_e2m1_row(const uint8_t* q, int64_t n, int block, const float* scale, void* out,
                      DType t) {
   decode_4bit_row(
-      q, n, block, out, t,
+      q, n, block, scale, out, t,
       [&](int64_t b, __m256i codes) { return _mm256_mul_ps(e2m1x8_to_f32(codes), _mm256_set1_ps(scale[b])); },
       [&](int64_t b, int64_t i, int64_t m, void* out_i) {
         scalar().decode_e2m1_row(q + i / 2, m, int(m), scale + b, out_i, t);
