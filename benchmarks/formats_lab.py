@@ -101,8 +101,8 @@ def main():
                 runs[isa] = lambda isa=isa: (_C.set_isa(isa), quantize_kernel(x, fmt, out))
             report("quantize", fmt, dtype, nbytes(x, *out), runs, lambda: reference.quantize(x, fmt),
                    isas, copy, args)
+        q = qkern.ops.quantize(w32, fmt)
         for dtype in (torch.float32, torch.bfloat16):
-            q = qkern.ops.quantize(w32, fmt)
             y = torch.empty(args.rows, args.cols, dtype=dtype)
             want = reference.dequantize(q.qdata, q.scale, q.zero, q.global_scale, fmt, dtype)
             runs = {"op": lambda: qkern.ops.dequantize(q, dtype)}

@@ -137,7 +137,9 @@ def random_quantized(fmt, rows: int, cols: int, scale_dtype, g: torch.Generator)
     if isinstance(fmt, (F.MXFP4, F.NVFP4)):
         scale = byte((rows, nb))  # E8M0 / E4M3 codes, NaN codes included
         if isinstance(fmt, F.NVFP4) and fmt.global_scale:
-            gscale = torch.tensor(float(torch.empty(()).uniform_(1e-4, 1e2, generator=g)))
+            # odd row counts: a global scale that takes the larger block scales to Inf
+            d = 3e36 if rows % 2 else float(torch.empty(()).uniform_(1e-4, 1e2, generator=g))
+            gscale = torch.tensor(d)
     else:
         sdtype = scale_dtype if isinstance(fmt, F.INT4) else torch.float32
         tiny, big = (6e-8, 6e4) if sdtype == torch.float16 else (1e-40, 3e38)

@@ -341,23 +341,43 @@ void encode_fp8(const float* x, int64_t n, float scale, uint8_t* q) {
 // 16-bit outputs by table. A block of a 4-bit format holds at most 16 distinct values, so
 // for f16/bf16 outputs the decoders convert those 16 values once per block, with the
 // element path's own arithmetic and conversion (same bits by construction), and look the
-// elements up: one pshufb per byte plane of the 16 x 16-bit table, 32 codes at a time.
-// Worth it from 32 elements per block (INT4, MXFP4); NVFP4's 16 do not repay the table.
+// elements up: one pshufb per byte plane of a 16 x 16-bit table, 32 codes at a time, the
+// 16 codes of each 128-bit lane in that lane's table.
 struct Table16 {
   __m256i lo, hi;  // byte c of each 128-bit lane: low / high byte of the value of code c
 };
 
-// values0_7 / values8_15: fp32 values of codes 0..7 / 8..15.
-template <DType T>
-QK_FORCEINLINE Table16 make_table16(__m256 values0_7, __m256 values8_15) {
-  const __m128i planes = _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
-  const __m128i a = _mm_shuffle_epi8(f32x8_to_16bit<T>(values0_7), planes);   // lo 0..7 | hi 0..7
-  const __m128i b = _mm_shuffle_epi8(f32x8_to_16bit<T>(values8_15), planes);  // lo 8..15 | hi 8..15
-  return {_mm256_broadcastsi128_si256(_mm_unpacklo_epi64(a, b)),
-          _mm256_broadcastsi128_si256(_mm_unpackhi_epi64(a, b))};
+// From the 16-bit values of codes 0..7 (words0_7) and 8..15 (words8_15), per lane.
+QK_FORCEINLINE Table16 make_table16(__m256i words0_7, __m256i words8_15) {
+  const __m256i planes = _mm256_broadcastsi128_si256(
+      _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15));
+  const __m256i a = _mm256_shuffle_epi8(words0_7, planes);   // lo 0..7 | hi 0..7 (per lane)
+  const __m256i b = _mm256_shuffle_epi8(words8_15, planes);  // lo 8..15 | hi 8..15
+  return {_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b)};
 }
 
-// 32 elements of one block (16 bytes of codes at q) -> 32 16-bit values at out.
+// One table in both lanes, from the fp32 values of codes 0..7 and 8..15. Used from 32
+// elements per block (INT4, MXFP4).
+template <DType T>
+QK_FORCEINLINE Table16 block_table16(__m256 values0_7, __m256 values8_15) {
+  return make_table16(_mm256_broadcastsi128_si256(f32x8_to_16bit<T>(values0_7)),
+                      _mm256_broadcastsi128_si256(f32x8_to_16bit<T>(values8_15)));
+}
+
+// E2M1 tables for lane 0 scaled by s0 and lane 1 by s1, both finite. E2M1 is symmetric
+// (code c | 8 is -value(c)) and so are the product and the RNE conversions: with no NaN
+// in sight, out16(-(m * s)) = out16(m * s) ^ 0x8000. So only the 8 magnitudes m * s are
+// converted per lane, which lets NVFP4's 16-element blocks (one per lane) repay a table.
+template <DType T>
+QK_FORCEINLINE Table16 e2m1_table16(float s0, float s1) {
+  const __m256 mag = _mm256_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f);
+  const __m256i pos = _mm256_set_m128i(f32x8_to_16bit<T, true>(_mm256_mul_ps(mag, _mm256_set1_ps(s1))),
+                                       f32x8_to_16bit<T, true>(_mm256_mul_ps(mag, _mm256_set1_ps(s0))));
+  return make_table16(pos, _mm256_xor_si256(pos, _mm256_set1_epi16(int16_t(0x8000))));
+}
+
+// 32 elements (16 bytes of codes at q) -> 32 16-bit values at out; elements 0..15 use
+// lane 0 of t, 16..31 lane 1.
 QK_FORCEINLINE void lookup32(const uint8_t* q, const Table16& t, uint16_t* out) {
   const __m128i p = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
   const __m128i nib = _mm_set1_epi8(0x0F);
@@ -387,8 +407,8 @@ QK_FORCEINLINE void decode_4bit_row(const uint8_t* q, int64_t n, int block, cons
       int64_t i = first;
       if constexpr (T != DType::kF32) {
         if (block >= 32) {
-          const Table16 table = make_table16<T>(value8(b, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)),
-                                                value8(b, _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15)));
+          const Table16 table = block_table16<T>(value8(b, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)),
+                                                 value8(b, _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15)));
           for (; i + 32 <= end; i += 32) lookup32(q + (i >> 1), table, static_cast<uint16_t*>(out) + i);
         }
       }
@@ -417,14 +437,38 @@ void decode_int4_row(const uint8_t* q, int64_t n, int block, const float* scale,
       });
 }
 
-void decode_e2m1_row(const uint8_t* q, int64_t n, int block, const float* scale, void* out,
-                     DType t) {
+// Blocks of E2M1 codes by the generic walk.
+void decode_e2m1_blocks(const uint8_t* q, int64_t n, int block, const float* scale, void* out,
+                        DType t) {
   decode_4bit_row(
       q, n, block, scale, out, t,
       [&](int64_t b, __m256i codes) { return _mm256_mul_ps(e2m1x8_to_f32(codes), _mm256_set1_ps(scale[b])); },
       [&](int64_t b, int64_t i, int64_t m, void* out_i) {
         scalar().decode_e2m1_row(q + i / 2, m, int(m), scale + b, out_i, t);
       });
+}
+
+// f16/bf16 outputs of the MXFP4 / NVFP4 blocks (32 / 16 elements) go by e2m1_table16, 32
+// elements at a time, where both halves have a finite scale; the rest by the generic walk.
+void decode_e2m1_row(const uint8_t* q, int64_t n, int block, const float* scale, void* out,
+                     DType t) {
+  int64_t i = 0;
+  dispatch_float_dtype(t, [&](auto tag) {
+    constexpr DType T = decltype(tag)::value;
+    if constexpr (T != DType::kF32) {
+      if (block != 16 && block != 32) return;
+      const int log2_block = block == 16 ? 4 : 5;
+      for (; i + 32 <= n; i += 32) {
+        const float* s = scale + (i >> log2_block);
+        const float s0 = s[0], s1 = block == 16 ? s[1] : s[0];
+        if (is_finite_f32(s0) && is_finite_f32(s1))
+          lookup32(q + (i >> 1), e2m1_table16<T>(s0, s1), static_cast<uint16_t*>(out) + i);
+        else
+          decode_e2m1_blocks(q + (i >> 1), 32, block, s, advance<T>(out, i), t);
+      }
+    }
+    if (i < n) decode_e2m1_blocks(q + (i >> 1), n - i, block, scale + i / block, advance<T>(out, i), t);
+  });
 }
 
 // The 8-bit decoders: value8 widens the 8 codes in the low bytes of a vector to fp32;
