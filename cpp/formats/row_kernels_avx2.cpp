@@ -14,6 +14,8 @@
 //     broadcast the 32-bit word to all lanes and shift lane i right by 4*i (nibbles8).
 //   * Encoders produce one code per int32 lane and pack 16 lanes into 8 bytes
 //     (pack_nibbles16).
+//   * f16/bf16 outputs of the 4-bit decoders go by per-block tables of the 16 possible
+//     16-bit values where a table pays (Table16): 32 codes per step, 16 per 128-bit lane.
 //
 // Only always-inline helpers from the shared headers are used here (codecs.h, recipes.h),
 // never a plain `inline` function such as load_one/store_one: an out-of-line copy of such
@@ -163,7 +165,7 @@ QK_FORCEINLINE void pack_nibbles16(__m256i c0, __m256i c1, uint8_t* q) {
   _mm_storel_epi64(reinterpret_cast<__m128i*>(q), out);
 }
 
-// 8 int32 lanes in [-128, 255] (codes or saturated integers) -> 8 bytes at q.
+// 8 int32 lanes in [-128, 127] -> 8 int8 at q (the packs saturate as signed).
 QK_FORCEINLINE void pack_bytes8(__m256i v, void* q) {
   const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
   _mm_storel_epi64(static_cast<__m128i*>(q), _mm_packs_epi16(w, w));
