@@ -4,6 +4,9 @@
 #pragma once
 #include <pybind11/pybind11.h>
 
+#include <stdexcept>
+#include <string>
+
 #include "qkern/status.h"
 
 namespace qkern::bindings {
@@ -12,9 +15,17 @@ namespace py = pybind11;
 
 void register_runtime(py::module_& m);
 void register_formats(py::module_& m);
+void register_hadamard(py::module_& m);
 
 // Turns a non-OK status into ValueError (bad argument) or RuntimeError, naming the kernel.
 void check_status(Status s, const char* kernel);
+
+// The exception of a non-OK status: ValueError for a bad argument or an unsupported
+// request, RuntimeError otherwise.
+[[noreturn]] inline void throw_status(Status s, const std::string& msg) {
+  if (s == Status::kInvalidArgument || s == Status::kUnsupported) throw py::value_error(msg);
+  throw std::runtime_error(msg);
+}
 
 template <class T = void>
 T* ptr(uintptr_t address) { return reinterpret_cast<T*>(address); }

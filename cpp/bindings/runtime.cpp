@@ -9,9 +9,7 @@ namespace qkern::bindings {
 
 void check_status(Status s, const char* kernel) {
   if (s == Status::kOk) return;
-  std::string msg = std::string("qkern kernel '") + kernel + "' failed: " + status_name(s);
-  if (s == Status::kInvalidArgument || s == Status::kUnsupported) throw py::value_error(msg);
-  throw std::runtime_error(msg);
+  throw_status(s, std::string("qkern kernel '") + kernel + "' failed: " + status_name(s));
 }
 
 void register_runtime(py::module_& m) {

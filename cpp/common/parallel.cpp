@@ -5,6 +5,8 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+
+#include <pthread.h>
 #include <vector>
 
 namespace qkern {
@@ -89,9 +91,27 @@ class ThreadPool {
   bool stopping_ = false;
 };
 
+// The pool lives behind a pointer so that a forked child (e.g. a DataLoader worker), which
+// inherits the pool's state but none of its threads, can drop it and start a fresh one;
+// the parent's pool is deliberately leaked in the child (its mutexes may be held).
+std::atomic<ThreadPool*> g_pool{nullptr};
+std::mutex g_pool_mutex;
+int g_pool_size = 0;  // 0: hardware concurrency
+
 ThreadPool& pool() {
-  static ThreadPool p(int(std::max(1u, std::thread::hardware_concurrency())));
-  return p;
+  ThreadPool* p = g_pool.load(std::memory_order_acquire);
+  if (p) return *p;
+  std::lock_guard<std::mutex> lock(g_pool_mutex);
+  if (!g_pool.load()) {
+    static bool registered = [] {
+      pthread_atfork(nullptr, nullptr, [] { g_pool.store(nullptr); new (&g_pool_mutex) std::mutex(); });
+      return true;
+    }();
+    (void)registered;
+    int n = g_pool_size > 0 ? g_pool_size : int(std::max(1u, std::thread::hardware_concurrency()));
+    g_pool.store(new ThreadPool(n), std::memory_order_release);
+  }
+  return *g_pool.load();
 }
 
 thread_local bool in_parallel_region = false;
@@ -100,7 +120,13 @@ thread_local bool in_parallel_region = false;
 
 int num_threads() { return pool().size(); }
 
-void set_num_threads(int n) { pool().resize(n); }
+void set_num_threads(int n) {
+  {
+    std::lock_guard<std::mutex> lock(g_pool_mutex);
+    g_pool_size = n;
+  }
+  pool().resize(n);
+}
 
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;

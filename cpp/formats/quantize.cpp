@@ -14,29 +14,15 @@
 #include "formats/row_kernels.h"
 
 namespace qkern {
-namespace {
 
-const RowKernels& kernels() {
+const RowKernels& active_row_kernels() {
 #if defined(QKERN_BUILD_AVX2)
   if (active_isa() == Isa::kAvx2) return row_kernels_avx2();
 #endif
   return row_kernels_scalar();
 }
 
-Status check_spec(const FormatSpec& f, int64_t rows, int64_t cols) {
-  if (rows < 0 || cols < 0 || f.block <= 0) return Status::kInvalidArgument;
-  if (rows == 0 || cols == 0) return Status::kOk;
-  if (cols % f.block != 0) return Status::kInvalidArgument;
-  if (is_4bit(f.kind) && f.block % 2 != 0) return Status::kInvalidArgument;
-  switch (f.kind) {
-    case FormatKind::kMxfp4: return f.block == kMxBlock ? Status::kOk : Status::kInvalidArgument;
-    case FormatKind::kNvfp4: return f.block == kNvBlock ? Status::kOk : Status::kInvalidArgument;
-    case FormatKind::kInt8:
-    case FormatKind::kFp8: return f.block == cols ? Status::kOk : Status::kInvalidArgument;
-    case FormatKind::kInt4: return Status::kOk;
-  }
-  return Status::kInvalidArgument;
-}
+namespace {
 
 // Elements of the row-major [rows, cols] view -> bytes of its quantized codes.
 int64_t code_bytes(FormatKind k, int64_t elements) { return is_4bit(k) ? elements / 2 : elements; }
@@ -67,7 +53,7 @@ void block_scales(const DequantizeParams& p, int64_t b0, int64_t nb, float d, fl
   switch (p.fmt.kind) {
     case FormatKind::kInt4:
       for (int64_t j = 0; j < nb; ++j) scale[j] = load_one(p.scale, p.scale_dtype, b0 + j);
-      for (int64_t j = 0; j < nb; ++j) zero[j] = p.fmt.symmetric ? 8.0f : float(p.zero[b0 + j]);
+      for (int64_t j = 0; j < nb; ++j) zero[j] = has_zero_point(p.fmt) ? float(p.zero[b0 + j]) : 8.0f;
       break;
     case FormatKind::kMxfp4: {
       const float* table = scale_code_table([](uint8_t c) { return e8m0_to_f32(c); });
@@ -107,46 +93,47 @@ struct EncodeArgs {
 };
 
 // The scale rules of recipes.h for blocks b0 .. b0+nb-1 (statistics in st): writes their
-// scales (and INT4 zero points) to the outputs and their encoder arguments to args.
-// Non-finite blocks get the NaN scale of their format; their args are not used.
-void apply_scale_rules(const QuantizeParams& p, float d, int64_t b0, int64_t nb,
+// scales (block b0 + j's at scale0 + j) and INT4 zero points (at b0 + j) to the outputs,
+// and their encoder arguments to args. Non-finite blocks get the NaN scale of their
+// format; their args are not used.
+void apply_scale_rules(const QuantizeParams& p, float d, int64_t b0, int64_t nb, int64_t scale0,
                        const BlockStats* st, EncodeArgs* args) {
   const FormatSpec& f = p.fmt;
   switch (f.kind) {
     case FormatKind::kInt4:
-      for (int64_t j = 0, b = b0; j < nb; ++j, ++b) {
+      for (int64_t j = 0; j < nb; ++j) {
         Int4Params ip = f.symmetric ? int4_sym_params(st[j].amax, p.scale_dtype)
                                     : int4_asym_params(st[j].lo, st[j].hi, p.scale_dtype);
         if (!st[j].finite) ip = {NAN, 0.0f};
-        store_one(p.scale, p.scale_dtype, b, ip.scale);
-        if (!f.symmetric) p.zero[b] = uint8_t(ip.zero);
+        store_one(p.scale, p.scale_dtype, scale0 + j, ip.scale);
+        if (!f.symmetric) p.zero[b0 + j] = uint8_t(ip.zero);
         args[j] = {ip.scale, ip.zero};
       }
       break;
     case FormatKind::kMxfp4:
-      for (int64_t j = 0, b = b0; j < nb; ++j, ++b) {
+      for (int64_t j = 0; j < nb; ++j) {
         const uint8_t code = !st[j].finite ? kE8m0Nan
                              : f.rceil    ? mx_scale_rceil(st[j].amax)
                                           : mx_scale_floor(st[j].amax);
-        *at<uint8_t>(p.scale, b) = code;
+        *at<uint8_t>(p.scale, scale0 + j) = code;
         args[j] = {mx_element_factor(code), 0.0f};
       }
       break;
     case FormatKind::kNvfp4:
-      for (int64_t j = 0, b = b0; j < nb; ++j, ++b) {
+      for (int64_t j = 0; j < nb; ++j) {
         const Nvfp4BlockParams np = f.global_scale ? nvfp4_block_params(st[j].amax, d)
                                                    : nvfp4_block_params_single(st[j].amax);
-        *at<uint8_t>(p.scale, b) = st[j].finite ? np.scale : kE4m3Nan;
+        *at<uint8_t>(p.scale, scale0 + j) = st[j].finite ? np.scale : kE4m3Nan;
         args[j] = {np.factor, 0.0f};
       }
       break;
     case FormatKind::kInt8:
     case FormatKind::kFp8:
-      for (int64_t j = 0, b = b0; j < nb; ++j, ++b) {
+      for (int64_t j = 0; j < nb; ++j) {
         const float s = !st[j].finite                 ? NAN
                         : f.kind == FormatKind::kInt8 ? int8_row_scale(st[j].amax)
                                                       : fp8_row_scale(st[j].amax);
-        *at<float>(p.scale, b) = s;
+        *at<float>(p.scale, scale0 + j) = s;
         args[j] = {s, 0.0f};
       }
       break;
@@ -176,17 +163,32 @@ void encode_blocks(const RowKernels& k, FormatKind kind, const float* x, int64_t
   }
 }
 
+// nb consecutive blocks (x: their nb * block fp32 values), phase by phase: statistics,
+// scale rules, encoding (see quantize_cpu). st and args: room for nb entries.
+void quantize_run(const RowKernels& k, const QuantizeParams& p, float d, const float* x, int64_t b0,
+                  int64_t nb, int64_t scale0, BlockStats* st, EncodeArgs* args) {
+  const int64_t block = p.fmt.block;
+  for (int64_t j = 0; j < nb; ++j) st[j] = k.block_stats(x + j * block, block);
+  apply_scale_rules(p, d, b0, nb, scale0, st, args);
+  encode_blocks(k, p.fmt.kind, x, block, nb, st, args,
+                static_cast<char*>(p.qdata) + code_bytes(p.fmt.kind, b0 * block));
+}
+
 }  // namespace
+
+void quantize_block(const RowKernels& k, const QuantizeParams& p, float d, const float* x, int64_t b,
+                    int64_t scale_index) {
+  BlockStats st;
+  EncodeArgs args;
+  quantize_run(k, p, d, x, b, 1, scale_index, &st, &args);
+}
 
 Status quantize_cpu(const QuantizeParams& p) {
   const FormatSpec& f = p.fmt;
-  if (Status s = check_spec(f, p.rows, p.cols); s != Status::kOk) return s;
-  if (!is_float_dtype(p.x_dtype)) return Status::kInvalidArgument;
+  if (Status s = check_params(p); s != Status::kOk) return s;
   if (p.rows == 0 || p.cols == 0) return Status::kOk;
-  const RowKernels& k = kernels();
-  const bool two_level = f.kind == FormatKind::kNvfp4 && f.global_scale;
-  if (two_level && !p.global_scale) return Status::kInvalidArgument;
-  if (f.kind == FormatKind::kInt4 && !f.symmetric && !p.zero) return Status::kInvalidArgument;
+  const RowKernels& k = active_row_kernels();
+  const bool two_level = is_two_level(f);
 
   const float d = two_level
       ? nvfp4_global_scale(global_finite_amax(k, p.x, p.x_dtype, p.rows * p.cols))
@@ -217,10 +219,7 @@ Status quantize_cpu(const QuantizeParams& p) {
       }
       stats.resize(size_t(nb));
       args.resize(size_t(nb));
-      for (int64_t j = 0; j < nb; ++j) stats[size_t(j)] = k.block_stats(x + j * block, block);
-      apply_scale_rules(p, d, r0, nb, stats.data(), args.data());
-      encode_blocks(k, f.kind, x, block, nb, stats.data(), args.data(),
-                    static_cast<char*>(p.qdata) + code_bytes(f.kind, first));
+      quantize_run(k, p, d, x, r0, nb, r0, stats.data(), args.data());
     }
   });
   return Status::kOk;
@@ -228,15 +227,10 @@ Status quantize_cpu(const QuantizeParams& p) {
 
 Status dequantize_cpu(const DequantizeParams& p) {
   const FormatSpec& f = p.fmt;
-  if (Status s = check_spec(f, p.rows, p.cols); s != Status::kOk) return s;
-  if (!is_float_dtype(p.out_dtype)) return Status::kInvalidArgument;
+  if (Status s = check_params(p); s != Status::kOk) return s;
   if (p.rows == 0 || p.cols == 0) return Status::kOk;
-  const RowKernels& k = kernels();
-  const bool two_level = f.kind == FormatKind::kNvfp4 && f.global_scale;
-  if (two_level && !p.global_scale) return Status::kInvalidArgument;
-  const bool has_zero = f.kind == FormatKind::kInt4 && !f.symmetric;
-  if (has_zero && !p.zero) return Status::kInvalidArgument;
-  const float d = two_level ? p.global_scale[0] : 1.0f;
+  const RowKernels& k = active_row_kernels();
+  const float d = is_two_level(f) ? p.global_scale[0] : 1.0f;
 
   // Work items are segments of a row, a whole number of blocks of about 16K elements,
   // so that a single long row still spreads over the threads.

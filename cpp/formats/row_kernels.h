@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "qkern/dtype.h"
+#include "qkern/elements.h"
 #include "qkern/recipes.h"
 
 namespace qkern {
@@ -48,22 +49,5 @@ const RowKernels& row_kernels_scalar();
 #if defined(QKERN_BUILD_AVX2)
 const RowKernels& row_kernels_avx2();
 #endif
-
-// Scalar element conversions used by both tables (and by the AVX2 tails).
-inline float load_one(const void* src, DType t, int64_t i) {
-  switch (t) {
-    case DType::kF16: return f16_to_f32(static_cast<const uint16_t*>(src)[i]);
-    case DType::kBF16: return bf16_to_f32(static_cast<const uint16_t*>(src)[i]);
-    default: return static_cast<const float*>(src)[i];
-  }
-}
-
-inline void store_one(void* dst, DType t, int64_t i, float v) {
-  switch (t) {
-    case DType::kF16: static_cast<uint16_t*>(dst)[i] = f32_to_f16(v); break;
-    case DType::kBF16: static_cast<uint16_t*>(dst)[i] = f32_to_bf16(v); break;
-    default: static_cast<float*>(dst)[i] = v; break;
-  }
-}
 
 }  // namespace qkern

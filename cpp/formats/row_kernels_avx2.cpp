@@ -18,9 +18,8 @@
 //     16-bit values where a table pays (Table16): 32 codes per step, 16 per 128-bit lane.
 //
 // Only always-inline helpers from the shared headers are used here (codecs.h, recipes.h),
-// never a plain `inline` function such as load_one/store_one: an out-of-line copy of such
-// a function emitted from this AVX2 translation unit could be the one the linker keeps
-// for the portable code as well.
+// never a plain `inline` function: an out-of-line copy of such a function emitted from
+// this AVX2 translation unit could be the one the linker keeps for the portable code too.
 #include <immintrin.h>
 
 #include <type_traits>

@@ -37,6 +37,7 @@ COMMANDS: Dict[str, Command] = {
     "info": ("backends, CPU features, CUDA archs and versions", _info_args, _info),
     "demo": ("quantize a random weight (and MiniLM's) in every format; print errors",
              _demo_args, _demo),
+    "bench": __import__("qkern.bench.cli", fromlist=["COMMAND"]).COMMAND,
 }
 
 

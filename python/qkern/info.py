@@ -17,7 +17,9 @@ def cuda_info() -> Dict[str, Any]:
         info["reason"] = _ext.load_error("_C_cuda") or "not built"
         return info
     info["archs"] = list(getattr(mod, "compiled_archs", lambda: [])())
-    info["device_usable"] = bool(torch.cuda.is_available())
+    info["features"] = dict(getattr(mod, "features", {}))
+    # usable: torch sees a GPU and the module's own runtime finds a driver and a device
+    info["device_usable"] = bool(torch.cuda.is_available()) and mod.device_count() > 0
     if info["device_usable"]:
         info["device"] = torch.cuda.get_device_name()
     return info

@@ -12,6 +12,8 @@
 #include <cstdint>
 
 #include "qkern/dtype.h"
+#include "qkern/recipes.h"
+#include "qkern/status.h"
 
 namespace qkern {
 
@@ -58,5 +60,41 @@ struct DequantizeParams {
   void* out;  // [rows, cols] in out_dtype (f32, f16 or bf16)
   DType out_dtype;
 };
+
+// Cheap invariants of a request, re-checked by every backend (CPU and CUDA) after the
+// Python layer has validated shapes, dtypes and devices: kInvalidArgument when violated.
+inline Status check_spec(const FormatSpec& f, int64_t rows, int64_t cols) {
+  if (rows < 0 || cols < 0 || f.block <= 0) return Status::kInvalidArgument;
+  if (rows == 0 || cols == 0) return Status::kOk;
+  if (cols % f.block != 0) return Status::kInvalidArgument;
+  if (is_4bit(f.kind) && f.block % 2 != 0) return Status::kInvalidArgument;
+  switch (f.kind) {
+    case FormatKind::kMxfp4: return f.block == kMxBlock ? Status::kOk : Status::kInvalidArgument;
+    case FormatKind::kNvfp4: return f.block == kNvBlock ? Status::kOk : Status::kInvalidArgument;
+    case FormatKind::kInt8:
+    case FormatKind::kFp8: return f.block == cols ? Status::kOk : Status::kInvalidArgument;
+    case FormatKind::kInt4: return Status::kOk;
+  }
+  return Status::kInvalidArgument;
+}
+
+inline bool has_zero_point(const FormatSpec& f) { return f.kind == FormatKind::kInt4 && !f.symmetric; }
+inline bool is_two_level(const FormatSpec& f) { return f.kind == FormatKind::kNvfp4 && f.global_scale; }
+
+inline Status check_params(const QuantizeParams& p) {
+  if (Status s = check_spec(p.fmt, p.rows, p.cols); s != Status::kOk) return s;
+  if (!is_float_dtype(p.x_dtype)) return Status::kInvalidArgument;
+  if (is_two_level(p.fmt) && !p.global_scale) return Status::kInvalidArgument;
+  if (has_zero_point(p.fmt) && !p.zero) return Status::kInvalidArgument;
+  return Status::kOk;
+}
+
+inline Status check_params(const DequantizeParams& p) {
+  if (Status s = check_spec(p.fmt, p.rows, p.cols); s != Status::kOk) return s;
+  if (!is_float_dtype(p.out_dtype)) return Status::kInvalidArgument;
+  if (is_two_level(p.fmt) && !p.global_scale) return Status::kInvalidArgument;
+  if (has_zero_point(p.fmt) && !p.zero) return Status::kInvalidArgument;
+  return Status::kOk;
+}
 
 }  // namespace qkern

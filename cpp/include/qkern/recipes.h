@@ -69,16 +69,21 @@ QK_HOST_DEVICE QK_FORCEINLINE uint8_t mx_scale_floor(float amax) {
   return uint8_t(e + 127);
 }
 
-// RCEIL (NVIDIA's recipe, PTX cvt.rp.satfinite.ue8m0x2.f32): ceil(log2(amax / 6)),
-// computed exactly from the bits, so the scaled block max never exceeds 6 (no clipping).
-QK_HOST_DEVICE QK_FORCEINLINE uint8_t mx_scale_rceil(float amax) {
-  uint32_t b = f32_bits(amax / 6.0f);
+// E8M0 code of the smallest power of two >= v (v >= 0 and finite), clamped to 2^127:
+// ceil(log2(v)) exactly from the bits. This is PTX cvt.rp.satfinite.ue8m0x2.f32 for such
+// inputs (the cuda/ptx twin uses it).
+QK_HOST_DEVICE QK_FORCEINLINE uint8_t e8m0_ceil(float v) {
+  uint32_t b = f32_bits(v);
   uint32_t field = (b >> 23) & 0xFFu;
   if (field == 0) return b > 0x00400000u ? 1 : 0;  // subnormal: 2^-126 or 2^-127
   int e = int(field) - 127 + ((b & 0x7FFFFFu) != 0);
   e = e > 127 ? 127 : e;
   return uint8_t(e + 127);
 }
+
+// RCEIL (NVIDIA's recipe, PTX cvt.rp.satfinite.ue8m0x2.f32): ceil(log2(amax / 6)),
+// computed exactly from the bits, so the scaled block max never exceeds 6 (no clipping).
+QK_HOST_DEVICE QK_FORCEINLINE uint8_t mx_scale_rceil(float amax) { return e8m0_ceil(amax / 6.0f); }
 
 // Factor the elements are multiplied by: 2^-(scale exponent), exact for every code.
 QK_HOST_DEVICE QK_FORCEINLINE float mx_element_factor(uint8_t scale) { return exp2i(127 - int(scale)); }

@@ -17,7 +17,9 @@ lib = torch.library.Library("qkern", "DEF")
 _warned: set = set()
 
 
-def _fallback(name: str, reference: Callable) -> Callable:
+def reference_fallback(name: str, reference: Callable) -> Callable:
+    """``reference`` wrapped to warn once per (op, device type) that it is the slow path;
+    also used by device impls whose compiled module failed to load (qkern._C_cuda)."""
     def impl(*args, **kwargs):
         device = next((a.device.type for a in args if isinstance(a, torch.Tensor)), "?")
         if (name, device) not in _warned:
@@ -37,4 +39,4 @@ def register(name: str, schema: str, *, fake: Callable, cpu: Callable, reference
     lib.impl(name, cpu, "CPU")
     if cuda is not None:
         lib.impl(name, cuda, "CUDA")
-    lib.impl(name, _fallback(name, reference), "CompositeExplicitAutograd")
+    lib.impl(name, reference_fallback(name, reference), "CompositeExplicitAutograd")

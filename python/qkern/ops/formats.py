@@ -11,12 +11,12 @@ from typing import List, Optional, Union
 
 import torch
 
-from .. import _C, reference
+from .. import _C, _ext, reference
 from .._checks import FLOAT_DTYPES, check_float_dtype, check_shape, check_tensor
 from .._ext import data_ptr, dtype_code
 from ..formats import Format, parse, qdata_dtype
 from ..tensor import QuantizedTensor
-from ._registry import register
+from ._registry import reference_fallback as _reference_fallback, register
 
 # ----------------------------------------------------------------------------- checks
 
@@ -83,19 +83,39 @@ def _quantize_reference(x: torch.Tensor, fmt: str) -> List[torch.Tensor]:
     return reference.quantize(x, f)
 
 
-def _quantize_cpu(x: torch.Tensor, fmt: str) -> List[torch.Tensor]:
-    f = parse(fmt)
-    _check_quantize(x, f)
+def run_quantize(module, x: torch.Tensor, f: Format, stream: int = 0) -> List[torch.Tensor]:
+    """Quantize a validated x with ``module.quantize`` (qkern._C, _C_cuda or _C_sim: the same
+    pointer-style entry point) into freshly allocated outputs on x's device."""
     out = reference.empty_quantized(x.shape, x.dtype, f, x.device)
     cols = x.shape[-1]
     if x.numel():
         zero = out[2] if f.has_zero else None
         gscale = out[-1] if f.has_global_scale else None
-        _C.quantize(kind=f.kind, block=f.block_size(cols), **f.kernel_flags(), rows=x.numel() // cols, cols=cols,
-                    x=x.data_ptr(), x_dtype=dtype_code(x.dtype), qdata=out[0].data_ptr(),
-                    scale=out[1].data_ptr(), scale_dtype=dtype_code(out[1].dtype),
-                    zero=data_ptr(zero), global_scale_out=data_ptr(gscale))
+        module.quantize(kind=f.kind, block=f.block_size(cols), **f.kernel_flags(), rows=x.numel() // cols,
+                        cols=cols, x=x.data_ptr(), x_dtype=dtype_code(x.dtype), qdata=out[0].data_ptr(),
+                        scale=out[1].data_ptr(), scale_dtype=dtype_code(out[1].dtype),
+                        zero=data_ptr(zero), global_scale_out=data_ptr(gscale), stream=stream)
     return out
+
+
+def _quantize_cpu(x: torch.Tensor, fmt: str) -> List[torch.Tensor]:
+    f = parse(fmt)
+    _check_quantize(x, f)
+    return run_quantize(_C, x, f)
+
+
+def _cuda_stream(device: torch.device) -> int:
+    return torch.cuda.current_stream(device).cuda_stream
+
+
+def _quantize_cuda(x: torch.Tensor, fmt: str) -> List[torch.Tensor]:
+    mod = _ext.optional_module("_C_cuda")
+    if mod is None:
+        return _reference_fallback("quantize", _quantize_reference)(x, fmt)
+    f = parse(fmt)
+    _check_quantize(x, f)
+    with torch.cuda.device(x.device):
+        return run_quantize(mod, x, f, stream=_cuda_stream(x.device))
 
 
 def _dequantize_fake(qdata, scale, zero, global_scale, fmt: str, dtype):
@@ -110,27 +130,45 @@ def _dequantize_reference(qdata, scale, zero, global_scale, fmt: str, dtype):
     return reference.dequantize(qdata, scale, zero, global_scale, f, dtype)
 
 
-def _dequantize_cpu(qdata, scale, zero, global_scale, fmt: str, dtype):
-    f = parse(fmt)
-    _check_dequantize(qdata, scale, zero, global_scale, f, dtype)
+def run_dequantize(module, qdata, scale, zero, global_scale, f: Format, dtype, stream: int = 0):
+    """Dequantize validated tensors with ``module.dequantize`` (any backend module)."""
     shape = _logical_shape(qdata, f)
     out = qdata.new_empty(shape, dtype=dtype)
     if out.numel():
         cols = shape[-1]
-        _C.dequantize(kind=f.kind, block=f.block_size(cols), **f.kernel_flags(), rows=out.numel() // cols, cols=cols,
-                      qdata=qdata.data_ptr(), scale=scale.data_ptr(),
-                      scale_dtype=dtype_code(scale.dtype), zero=data_ptr(zero),
-                      global_scale_in=data_ptr(global_scale), out=out.data_ptr(),
-                      out_dtype=dtype_code(dtype))
+        module.dequantize(kind=f.kind, block=f.block_size(cols), **f.kernel_flags(), rows=out.numel() // cols,
+                          cols=cols, qdata=qdata.data_ptr(), scale=scale.data_ptr(),
+                          scale_dtype=dtype_code(scale.dtype), zero=data_ptr(zero),
+                          global_scale_in=data_ptr(global_scale), out=out.data_ptr(),
+                          out_dtype=dtype_code(dtype), stream=stream)
     return out
 
 
+def _dequantize_cpu(qdata, scale, zero, global_scale, fmt: str, dtype):
+    f = parse(fmt)
+    _check_dequantize(qdata, scale, zero, global_scale, f, dtype)
+    return run_dequantize(_C, qdata, scale, zero, global_scale, f, dtype)
+
+
+def _dequantize_cuda(qdata, scale, zero, global_scale, fmt: str, dtype):
+    mod = _ext.optional_module("_C_cuda")
+    if mod is None:
+        return _reference_fallback("dequantize", _dequantize_reference)(
+            qdata, scale, zero, global_scale, fmt, dtype)
+    f = parse(fmt)
+    _check_dequantize(qdata, scale, zero, global_scale, f, dtype)
+    with torch.cuda.device(qdata.device):
+        return run_dequantize(mod, qdata, scale, zero, global_scale, f, dtype,
+                              stream=_cuda_stream(qdata.device))
+
+
 register("quantize", "(Tensor x, str fmt) -> Tensor[]",
-         fake=_quantize_fake, cpu=_quantize_cpu, reference=_quantize_reference)
+         fake=_quantize_fake, cpu=_quantize_cpu, reference=_quantize_reference, cuda=_quantize_cuda)
 register("dequantize",
          "(Tensor qdata, Tensor scale, Tensor? zero, Tensor? global_scale, str fmt, "
          "ScalarType dtype) -> Tensor",
-         fake=_dequantize_fake, cpu=_dequantize_cpu, reference=_dequantize_reference)
+         fake=_dequantize_fake, cpu=_dequantize_cpu, reference=_dequantize_reference,
+         cuda=_dequantize_cuda)
 
 # ----------------------------------------------------------------------------- public API
 

@@ -1,0 +1,112 @@
+// qkern._C_cuda (real GPUs) and qkern._C_sim (the SIMT emulator): the same entry points
+// over the CUDA launchers, built twice (QKERN_MODULE_NAME; QKERN_SIM for the emulator).
+// The CUDA module links the static runtime, so importing it needs neither a driver nor a
+// GPU; the first launch then fails with a clear error instead.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <pybind11/stl.h>
+
+#include "bindings/format_bindings.h"
+#include "bindings/registry.h"
+#include "cuda/common/launch_error.h"
+#include "cuda/formats/formats.h"
+#include "cuda/ptx/probes/probes.h"
+
+#if !defined(QKERN_SIM)
+#include <cuda_runtime_api.h>
+#endif
+
+namespace qkern::bindings {
+
+#if defined(QKERN_SIM)
+void register_sim(py::module_& m);  // sim.cpp: schedules, statistics, self-tests, probes
+#else
+// "80,86,90a" (QKERN_CUDA_ARCHS at build time) -> ["sm_80", "sm_86", "sm_90a", "compute_90"]:
+// SASS archs, then the PTX embedded for the newest (family-portable, without the "a").
+py::list compiled_archs() {
+  py::list l;
+  std::string all = QKERN_CUDA_ARCH_LIST, cur;
+  for (size_t i = 0; i <= all.size(); ++i) {
+    if (i == all.size() || all[i] == ',') {
+      if (!cur.empty()) l.append("sm_" + cur);
+      cur.clear();
+    } else {
+      cur += all[i];
+    }
+  }
+  l.append(QKERN_CUDA_PTX_ARCH);
+  return l;
+}
+#endif
+
+// probe(op, inputs, out, n, arch=0, stream=0): runs a cuda/ptx probe kernel (probes.h).
+// arch selects the emulated build of the op in _C_sim (0 = the first registered).
+void register_probes(py::module_& m) {
+  namespace pp = qkern::ptx_probes;
+  m.def("probe", [](const std::string& op, std::vector<uintptr_t> inputs, uintptr_t out, int64_t n, int arch,
+                    uintptr_t stream) {
+    if (inputs.size() > 5) throw py::value_error("probe: at most 5 inputs");
+    pp::ProbeArgs a{{nullptr, nullptr, nullptr, nullptr, nullptr}, ptr(out), n};
+    for (size_t i = 0; i < inputs.size(); ++i) a.in[i] = ptr<const void>(inputs[i]);
+    for (const pp::ProbeEntry& e : pp::registry()) {
+      if (e.op != op || (arch != 0 && e.arch != arch)) continue;
+      Status s;
+      {
+        py::gil_scoped_release nogil;
+        s = e.fn(a, reinterpret_cast<cudaStream_t>(stream));
+      }
+      if (s != Status::kOk)
+        throw_status(s, "qkern probe '" + op + "' failed: " + std::string(status_name(s)) + ": " +
+                            launch_error_message());
+      return;
+    }
+    throw py::value_error("probe: no op '" + op + "'" + (arch ? " for arch " + std::to_string(arch) : "") +
+                          " in this module");
+  }, py::arg("op"), py::arg("inputs"), py::arg("out"), py::arg("n") = 0, py::arg("arch") = 0,
+     py::arg("stream") = uintptr_t(0));
+  m.def("probes", [] {
+    py::list l;
+    for (const pp::ProbeEntry& e : pp::registry()) l.append(py::make_tuple(e.op, e.arch, e.specific));
+    return l;
+  }, "Registered probe ops as (op, emulated arch or 0, arch-specific).");
+}
+
+}  // namespace qkern::bindings
+
+PYBIND11_MODULE(QKERN_MODULE_NAME, m) {
+  namespace b = qkern::bindings;
+  using qkern::DequantizeParams;
+  using qkern::QuantizeParams;
+  m.attr("__version__") = QKERN_VERSION;
+  b::def_format_ops(
+      m,
+      [](const QuantizeParams& p, uintptr_t s) { return qkern::quantize_cuda(p, reinterpret_cast<cudaStream_t>(s)); },
+      [](const DequantizeParams& p, uintptr_t s) { return qkern::dequantize_cuda(p, reinterpret_cast<cudaStream_t>(s)); },
+      [] { return qkern::launch_error_message(); });
+  b::register_probes(m);
+#if defined(QKERN_SIM)
+  m.doc() = "qkern CUDA kernels in the SIMT emulator (tests only; host pointers)";
+  b::register_sim(m);
+#else
+  m.doc() = "qkern CUDA kernels (device pointers, raw cudaStream_t)";
+  m.def("compiled_archs", &b::compiled_archs, "GPU archs with SASS in this binary (sm_XX), then the PTX arch (compute_XX).");
+  m.def("device_count", [] {
+    int n = 0;
+    return cudaGetDeviceCount(&n) == cudaSuccess ? n : 0;
+  }, "Usable CUDA devices (0 without a driver or GPU).");
+  pybind11::dict has;
+#if defined(QKERN_HAS_PROBE_SM89)
+  has["fp8_mma"] = true;
+#else
+  has["fp8_mma"] = false;
+#endif
+#if defined(QKERN_HAS_PROBE_SM120A)
+  has["block_scaled_mma"] = true;
+#else
+  has["block_scaled_mma"] = false;
+#endif
+  m.attr("features") = has;
+#endif
+}

@@ -1,0 +1,161 @@
+// Drivers of the CPU Hadamard rotation and of its fused quantize variant: they validate
+// the params, split rows over the thread pool and run the per-row pipeline
+//
+//     load (dtype -> fp32, * signs) -> FWHT of each of the K sub-rows -> K x K mix (* scale)
+//
+// with the inner loops of the active ISA level (hadamard.h). For K = 1 the FWHT applies the
+// scale in its last pass; for an fp32 output the row is rotated in the output memory
+// itself, other dtypes go through a per-thread scratch row.
+//
+// hadamard_quantize quantizes each rotated fp32 row with formats/quantize.h's
+// quantize_block while the row is in cache. NVFP4 with a global scale needs the amax of
+// the whole rotated tensor before the first block scale: it makes two passes, the first
+// rotating each row only to take its finite amax (per-row maxima, reduced in order, so the
+// result does not depend on threading), the second rotating again and quantizing. The
+// rotation is recomputed rather than stored: it costs about one more transform and no
+// fp32 copy of the tensor (the CUDA kernel will use the same scheme, with an atomic max
+// over the rows in the first pass).
+#include "hadamard/hadamard.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "common/cpu_features.h"
+#include "common/parallel.h"
+#include "formats/quantize.h"
+#include "qkern/recipes.h"
+
+namespace qkern {
+namespace {
+
+const HadamardRowKernels& row_kernels() {
+#if defined(QKERN_BUILD_AVX2)
+  if (active_isa() == Isa::kAvx2) return hadamard_row_kernels_avx2();
+#endif
+  return hadamard_row_kernels_scalar();
+}
+
+Status check(const HadamardParams& p) {
+  HadamardSize s{};
+  if (!hadamard_decompose(p.size.n(), &s) || s.k != p.size.k || s.log2_m != p.size.log2_m)
+    return Status::kInvalidArgument;
+  if (p.rows < 0 || !is_float_dtype(p.x_dtype) || !p.x) return Status::kInvalidArgument;
+  if (p.size.k > 1 && !p.mix_codes) return Status::kInvalidArgument;
+  if (p.rows > 1 && p.x_row_stride < p.size.n()) return Status::kInvalidArgument;
+  return Status::kOk;
+}
+
+// Per-thread scratch, 64-byte aligned, grown on demand and kept: two fp32 rows and the
+// mix's work area.
+struct Scratch {
+  float* a;
+  float* b;
+  float* mix;
+};
+
+Scratch thread_scratch(const HadamardSize& size) {
+  constexpr int64_t kAlignFloats = 16;  // 64 bytes
+  const auto aligned = [](int64_t floats) { return (floats + kAlignFloats - 1) / kAlignFloats * kAlignFloats; };
+  const int64_t row = aligned(size.n()), mix = aligned(int64_t(kMixWorkFloats) * size.k);
+  thread_local std::vector<float> buf;
+  const int64_t total = 2 * row + mix + kAlignFloats;
+  if (int64_t(buf.size()) < total) buf.resize(size_t(total));
+  const uintptr_t addr = reinterpret_cast<uintptr_t>(buf.data());
+  float* base = reinterpret_cast<float*>((addr + 63) & ~uintptr_t(63));
+  return {base, base + row, base + 2 * row};
+}
+
+// Rows per task: about 16K elements.
+int64_t row_grain(int64_t n) { return std::max<int64_t>(1, 16384 / n); }
+
+// Rotates row r of p.x into `dst` (n fp32, scaled; may be the output row, which may be the
+// input row itself), using s.a and s.mix. Output signs (signs_after) are not applied.
+void rotate_row(const HadamardRowKernels& rk, const HadamardParams& p, int64_t r, float* dst,
+                const Scratch& s) {
+  const int xsize = dtype_size(p.x_dtype);
+  const char* x = static_cast<const char*>(p.x) + r * p.x_row_stride * xsize;
+  const float* signs_in = p.signs_after ? nullptr : p.signs;
+  const int k = p.size.k, log2_m = p.size.log2_m;
+  const int64_t m = p.size.m();
+  if (k == 1) {
+    rk.fwht(x, p.x_dtype, signs_in, log2_m, p.scale, dst);
+    return;
+  }
+  for (int a = 0; a < k; ++a)
+    rk.fwht(x + a * m * xsize, p.x_dtype, signs_in ? signs_in + a * m : nullptr, log2_m, 1.0f,
+            s.a + a * m);
+  rk.mix(p.mix_codes, k, s.a, m, p.scale, dst, s.mix);
+}
+
+}  // namespace
+
+Status hadamard_cpu(const HadamardParams& p) {
+  if (Status s = check(p); s != Status::kOk) return s;
+  if (!is_float_dtype(p.out_dtype) || !p.out) return Status::kInvalidArgument;
+  if (p.rows > 1 && p.out_row_stride < p.size.n()) return Status::kInvalidArgument;
+  const HadamardRowKernels& rk = row_kernels();
+  const int64_t n = p.size.n();
+  const float* signs_out = p.signs_after ? p.signs : nullptr;
+  const bool direct = p.out_dtype == DType::kF32;  // rotate in the output row itself
+  parallel_for(p.rows, row_grain(n), [&](int64_t r0, int64_t r1) {
+    const Scratch s = thread_scratch(p.size);
+    for (int64_t r = r0; r < r1; ++r) {
+      void* out = static_cast<char*>(p.out) + r * p.out_row_stride * dtype_size(p.out_dtype);
+      float* dst = direct ? static_cast<float*>(out) : s.b;
+      rotate_row(rk, p, r, dst, s);
+      if (!direct || signs_out) rk.store(dst, signs_out, n, out, p.out_dtype);
+    }
+  });
+  return Status::kOk;
+}
+
+Status hadamard_quantize_cpu(const HadamardQuantizeParams& p) {
+  const HadamardParams& h = p.h;
+  const QuantizeParams& q = p.q;
+  const FormatSpec& f = q.fmt;
+  if (Status s = check(h); s != Status::kOk) return s;
+  const int64_t n = h.size.n();
+  if (h.signs_after || q.rows != h.rows || q.cols != n) return Status::kInvalidArgument;
+  if (Status s = check_spec(f, h.rows, n); s != Status::kOk) return s;
+  const bool two_level = f.kind == FormatKind::kNvfp4 && f.global_scale;
+  if (two_level && !q.global_scale) return Status::kInvalidArgument;
+  if (f.kind == FormatKind::kInt4 && !f.symmetric && !q.zero) return Status::kInvalidArgument;
+  if (p.swizzled_scales && f.kind != FormatKind::kMxfp4 && f.kind != FormatKind::kNvfp4)
+    return Status::kInvalidArgument;
+  if (h.rows == 0) return Status::kOk;
+
+  const HadamardRowKernels& rk = row_kernels();
+  const RowKernels& k = active_row_kernels();
+  const int64_t grain = row_grain(n);
+
+  float d = 1.0f;
+  if (two_level) {  // pass 1: amax of the rotated tensor
+    std::vector<float> row_amax(size_t(h.rows));
+    parallel_for(h.rows, grain, [&](int64_t r0, int64_t r1) {
+      const Scratch s = thread_scratch(h.size);
+      for (int64_t r = r0; r < r1; ++r) {
+        rotate_row(rk, h, r, s.b, s);
+        row_amax[size_t(r)] = k.finite_amax(s.b, DType::kF32, n);
+      }
+    });
+    d = nvfp4_global_scale(*std::max_element(row_amax.begin(), row_amax.end()));
+    q.global_scale[0] = d;
+  }
+
+  const int64_t block = f.block, blocks_per_row = n / block;
+  parallel_for(h.rows, grain, [&](int64_t r0, int64_t r1) {
+    const Scratch s = thread_scratch(h.size);
+    for (int64_t r = r0; r < r1; ++r) {
+      rotate_row(rk, h, r, s.b, s);
+      for (int64_t j = 0; j < blocks_per_row; ++j) {
+        const int64_t b = r * blocks_per_row + j;
+        const int64_t scale_index = p.swizzled_scales ? swizzled_scale_offset(r, j, blocks_per_row) : b;
+        quantize_block(k, q, d, s.b + j * block, b, scale_index);
+      }
+    }
+  });
+  return Status::kOk;
+}
+
+}  // namespace qkern

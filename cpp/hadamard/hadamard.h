@@ -1,0 +1,47 @@
+// CPU Walsh-Hadamard rotation (qkern/hadamard.h) and its fused quantize variant.
+//
+// The driver (hadamard.cpp) splits rows over the thread pool and runs, per row, the inner
+// loops of the active ISA level below; the quantize epilogue is formats/quantize.h's
+// quantize_block on the rotated fp32 row while it is still in cache.
+//
+// Bit-exactness contract: every table computes each output element with the same
+// sequence of fp32 operations as the scalar one (butterfly stages in increasing stride,
+// a + b / a - b; the mix as qkern/hadamard.h defines it; then * scale), so all ISA
+// levels give identical bits (tests compare them), and the fused variant sees exactly the
+// fp32 row that hadamard() of an fp32 input returns.
+#pragma once
+#include <cstdint>
+
+#include "qkern/dtype.h"
+#include "qkern/hadamard.h"
+#include "qkern/status.h"
+
+namespace qkern {
+
+Status hadamard_cpu(const HadamardParams& p);
+Status hadamard_quantize_cpu(const HadamardQuantizeParams& p);
+
+struct HadamardRowKernels {
+  // v = FWHT(x * signs) * scale over m = 2^log2_m elements: x of dtype t (f32 x may be v
+  // itself), loaded as v[i] = x[i] * signs[i] (signs null: no multiply); unnormalised
+  // FWHT in Sylvester order (stage h pairs i and i + h: a + b, a - b; strides 1, 2, 4,
+  // ...); then * scale when scale != 1.
+  void (*fwht)(const void* x, DType t, const float* signs, int log2_m, float scale, float* v);
+  // y = (W . z) * scale, z and y [k][m] fp32, W given by codes [k][k/4] and summed as
+  // qkern/hadamard.h defines; work holds kMixWorkFloats * k floats, 64-byte aligned.
+  void (*mix)(const uint8_t* codes, int k, const float* z, int64_t m, float scale, float* y,
+              float* work);
+  // out[i] = src[i] * signs[i] rounded to dtype t (signs null: no multiply); src may be
+  // out itself when t is f32.
+  void (*store)(const float* src, const float* signs, int64_t n, void* out, DType t);
+};
+
+// Scratch of the mix per unit of k: 16 combinations x 8 lanes per group of 4.
+constexpr int kMixWorkFloats = kMixCombos * 8 / kMixGroup;
+
+const HadamardRowKernels& hadamard_row_kernels_scalar();
+#if defined(QKERN_BUILD_AVX2)
+const HadamardRowKernels& hadamard_row_kernels_avx2();
+#endif
+
+}  // namespace qkern

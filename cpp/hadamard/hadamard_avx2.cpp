@@ -1,0 +1,263 @@
+// AVX2+FMA+F16C loops of HadamardRowKernels. Compiled with -mavx2 -mfma -mf16c (the
+// _avx2.cpp suffix); entered only when active_isa() == Isa::kAvx2. Every loop computes
+// each element with the scalar table's operations in the scalar table's order (the
+// contract in hadamard.h), so the two tables give the same bits.
+//
+// FWHT of a row of m = 2^p floats (p >= 3; smaller rows use the scalar loop):
+//   * the first pass loads the row (dtype -> fp32, * signs) and does strides 1, 2, 4
+//     inside each __m256 (lanes i and i ^ h: a permute and one FMA with a +-1 vector);
+//   * larger strides go in passes of up to three stages: 8 vectors at stride h are loaded,
+//     combined at strides h, 2h, 4h in registers and stored (radix 8), so a row crosses
+//     the cache about p / 3 times instead of p times;
+//   * cache blocking: the stages below kBlockLog2 run block by block (16 KB blocks, in
+//     L1), the remaining (large) strides then run as passes over the whole row (in L2);
+//   * the last pass applies the scale.
+// The transform is bound by its n log2 n additions, so half of the butterflies are issued
+// as FMAs with a +-1 factor: a + b = fma(b, 1, a) and a - b = fma(-b, 1, a) round the same
+// exact sums (the products are exact), and the add and FMA pipes then both work.
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "formats/row_kernels.h"
+#include "hadamard/hadamard.h"
+
+namespace qkern {
+namespace {
+
+constexpr int kLanes = 8;
+constexpr int kLanesLog2 = 3;
+constexpr int kBlockLog2 = 12;     // 4096 floats = 16 KB: one cache block of the row
+constexpr int kMaxPassLevels = 3;  // radix-8 passes: 8 live vectors of the 16 ymm registers
+
+// ---------------------------------------------------------------- loads
+
+QK_FORCEINLINE __m256 load8(const void* x, DType t, int64_t i) {
+  switch (t) {
+    case DType::kF16:
+      return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(x) + i)));
+    case DType::kBF16: {
+      const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(x) + i));
+      return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
+    default: return _mm256_loadu_ps(static_cast<const float*>(x) + i);
+  }
+}
+
+// The row a first pass reads: x of dtype t, times signs when not null.
+struct Source {
+  const void* x;
+  DType t;
+  const float* signs;
+
+  Source at(int64_t i) const {
+    return {static_cast<const char*>(x) + i * dtype_size(t), t, signs ? signs + i : nullptr};
+  }
+  QK_FORCEINLINE __m256 load(int64_t i) const {
+    const __m256 v = load8(x, t, i);
+    return signs ? _mm256_mul_ps(v, _mm256_loadu_ps(signs + i)) : v;
+  }
+};
+
+// ---------------------------------------------------------------- butterflies
+
+// (a, b) -> (a + b, a - b); on_fma: the same values computed on the FMA pipes.
+QK_FORCEINLINE void butterfly(__m256& a, __m256& b, bool on_fma) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 sum = on_fma ? _mm256_fmadd_ps(b, one, a) : _mm256_add_ps(a, b);
+  b = on_fma ? _mm256_fnmadd_ps(b, one, a) : _mm256_sub_ps(a, b);
+  a = sum;
+}
+
+// One stage at stride h < 8 inside v: lane i with (i & h) == 0 gets v[i] * 1 + v[i+h],
+// lane i + h gets v[i+h] * -1 + v[i] (the permuted copy p supplies the partner).
+template <int kH>
+QK_FORCEINLINE __m256 stage_in_vector(__m256 v) {
+  static_assert(kH == 1 || kH == 2 || kH == 4, "in-vector strides");
+  __m256 p, sign;
+  if constexpr (kH == 1) {
+    p = _mm256_permute_ps(v, 0xB1);
+    sign = _mm256_setr_ps(1, -1, 1, -1, 1, -1, 1, -1);
+  } else if constexpr (kH == 2) {
+    p = _mm256_permute_ps(v, 0x4E);
+    sign = _mm256_setr_ps(1, 1, -1, -1, 1, 1, -1, -1);
+  } else {
+    p = _mm256_permute2f128_ps(v, v, 1);
+    sign = _mm256_setr_ps(1, 1, 1, 1, -1, -1, -1, -1);
+  }
+  return _mm256_fmadd_ps(v, sign, p);
+}
+
+QK_FORCEINLINE __m256 stages_in_vector(__m256 v) {
+  return stage_in_vector<4>(stage_in_vector<2>(stage_in_vector<1>(v)));
+}
+
+// ---------------------------------------------------------------- radix-2^R passes
+
+// Stages at strides h, 2h, ..., 2^(kLevels-1) h (h >= 8, h * 2^kLevels <= len) over
+// v[0, len). kFirst: the vectors come from `src` (loaded, signed) and get strides 1, 2, 4
+// inside each vector first (then h must be 8). kScale: * scale after the last stage.
+template <int kLevels, bool kFirst, bool kScale>
+void radix_pass(const Source& src, float* v, int64_t len, int64_t h, __m256 scale) {
+  static_assert(kLevels >= 0 && kLevels <= kMaxPassLevels, "levels per pass");
+  constexpr int kVecs = 1 << kLevels;
+  for (int64_t base = 0; base < len; base += kVecs * h) {
+    for (int64_t off = base; off < base + h; off += kLanes) {
+      __m256 r[kVecs];
+#pragma GCC unroll 8
+      for (int j = 0; j < kVecs; ++j)
+        r[j] = kFirst ? stages_in_vector(src.load(off + j * h)) : _mm256_loadu_ps(v + off + j * h);
+#pragma GCC unroll 8
+      for (int s = 1; s < kVecs; s *= 2) {
+        int pair = 0;
+#pragma GCC unroll 8
+        for (int j = 0; j < kVecs; ++j)
+          if (!(j & s)) butterfly(r[j], r[j + s], pair++ & 1);
+      }
+#pragma GCC unroll 8
+      for (int j = 0; j < kVecs; ++j)
+        _mm256_storeu_ps(v + off + j * h, kScale ? _mm256_mul_ps(r[j], scale) : r[j]);
+    }
+  }
+}
+
+// Runtime levels -> the template above; fails loudly on a value not instantiated.
+template <bool kFirst, bool kScale>
+void radix_pass_n(int levels, const Source& src, float* v, int64_t len, int64_t h, __m256 scale) {
+  switch (levels) {
+    case 0: radix_pass<0, kFirst, kScale>(src, v, len, h, scale); return;
+    case 1: radix_pass<1, kFirst, kScale>(src, v, len, h, scale); return;
+    case 2: radix_pass<2, kFirst, kScale>(src, v, len, h, scale); return;
+    case 3: radix_pass<3, kFirst, kScale>(src, v, len, h, scale); return;
+  }
+  __builtin_trap();
+}
+
+// Stages with strides 2^first .. 2^(last-1) over v[0, len) in passes of up to three
+// levels (first >= 3). from_src: the first pass reads `src` and also does strides 1, 2,
+// 4. The last pass applies the scale when `scaled`.
+void run_stages(const Source& src, float* v, int64_t len, int first, int last, bool from_src,
+                bool scaled, __m256 scale) {
+  while (from_src || first < last) {
+    const int levels = std::min(kMaxPassLevels, last - first);
+    const bool scale_now = scaled && first + levels == last;
+    const int64_t h = int64_t(1) << first;
+    if (from_src) {
+      scale_now ? radix_pass_n<true, true>(levels, src, v, len, h, scale)
+                : radix_pass_n<true, false>(levels, src, v, len, h, scale);
+    } else {
+      scale_now ? radix_pass_n<false, true>(levels, src, v, len, h, scale)
+                : radix_pass_n<false, false>(levels, src, v, len, h, scale);
+    }
+    from_src = false;
+    first += levels;
+  }
+}
+
+void fwht(const void* x, DType t, const float* signs, int log2_m, float scale, float* v) {
+  if (log2_m < kLanesLog2) {
+    hadamard_row_kernels_scalar().fwht(x, t, signs, log2_m, scale, v);
+    return;
+  }
+  const Source src{x, t, signs};
+  const int64_t m = int64_t(1) << log2_m;
+  const int block_log2 = std::min(log2_m, kBlockLog2);
+  const int64_t block = int64_t(1) << block_log2;
+  const bool scaled = scale != 1.0f;
+  const __m256 vscale = _mm256_set1_ps(scale);
+  const bool blocked = block_log2 < log2_m;
+  for (int64_t b = 0; b < m; b += block)
+    run_stages(src.at(b), v + b, block, kLanesLog2, block_log2, true, scaled && !blocked, vscale);
+  if (blocked) run_stages(src, v, m, block_log2, log2_m, false, scaled, vscale);
+}
+
+// ---------------------------------------------------------------- K x K mix
+
+// Per strip of 8 columns: the 16 combinations of every group (16 * k/4 vectors in `work`,
+// 22 KB for K = 172, in L1), then 4 output sub-rows at a time with an even and an odd
+// accumulator each (8 independent add chains), as qkern/hadamard.h defines the sums.
+constexpr int kMixRows = 4;
+
+void mix(const uint8_t* codes, int k, const float* z, int64_t m, float scale, float* y,
+         float* work) {
+  if (m < kLanes) {
+    hadamard_row_kernels_scalar().mix(codes, k, z, m, scale, y, work);
+    return;
+  }
+  const int groups = k / kMixGroup;
+  __m256* comb = reinterpret_cast<__m256*>(work);
+  const __m256 vscale = _mm256_set1_ps(scale);
+  for (int64_t c = 0; c < m; c += kLanes) {
+    for (int g = 0; g < groups; ++g) {
+      const float* zg = z + g * kMixGroup * m + c;
+      mix_combinations(_mm256_loadu_ps(zg), _mm256_loadu_ps(zg + m), _mm256_loadu_ps(zg + 2 * m),
+                       _mm256_loadu_ps(zg + 3 * m), comb + g * kMixCombos);
+    }
+    for (int r = 0; r < k; r += kMixRows) {
+      __m256 even[kMixRows], odd[kMixRows];
+      for (int i = 0; i < kMixRows; ++i) even[i] = odd[i] = _mm256_setzero_ps();
+      const uint8_t* cr = codes + r * groups;
+      int g = 0;
+      for (; g + 1 < groups; g += 2) {
+        for (int i = 0; i < kMixRows; ++i) {
+          even[i] = _mm256_add_ps(even[i], comb[g * kMixCombos + cr[i * groups + g]]);
+          odd[i] = _mm256_add_ps(odd[i], comb[(g + 1) * kMixCombos + cr[i * groups + g + 1]]);
+        }
+      }
+      if (g < groups)
+        for (int i = 0; i < kMixRows; ++i)
+          even[i] = _mm256_add_ps(even[i], comb[g * kMixCombos + cr[i * groups + g]]);
+      for (int i = 0; i < kMixRows; ++i)
+        _mm256_storeu_ps(y + (r + i) * m + c, _mm256_mul_ps(_mm256_add_ps(even[i], odd[i]), vscale));
+    }
+  }
+}
+
+// ---------------------------------------------------------------- store
+
+// fp32 -> bf16 / fp16 codes of 8 lanes with codecs.h's rounding and NaN policy:
+// bf16 round-to-nearest-even, NaN -> 0x7FC0; fp16 by F16C (RNE, overflow to Inf) after
+// NaN lanes are replaced by a quiet NaN with their sign, giving sign | 0x7E00.
+QK_FORCEINLINE __m128i to_bf16(__m256 v) {
+  const __m256i b = _mm256_castps_si256(v);
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(1));
+  __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(b, _mm256_set1_epi32(0x7FFF)), lsb), 16);
+  const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  r = _mm256_blendv_epi8(r, _mm256_set1_epi32(0x7FC0), nan);
+  const __m256i packed = _mm256_packus_epi32(r, r);  // per 128-bit half: lanes 0-3, 0-3, 4-7, 4-7
+  return _mm256_castsi256_si128(_mm256_permute4x64_epi64(packed, 0x08));
+}
+
+QK_FORCEINLINE __m128i to_f16(__m256 v) {
+  const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+  const __m256 quiet = _mm256_or_ps(_mm256_and_ps(v, _mm256_set1_ps(-0.0f)),
+                                    _mm256_castsi256_ps(_mm256_set1_epi32(0x7FC00000)));
+  return _mm256_cvtps_ph(_mm256_blendv_ps(v, quiet, nan), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
+void store(const float* src, const float* signs, int64_t n, void* out, DType t) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    __m256 v = _mm256_loadu_ps(src + i);
+    if (signs) v = _mm256_mul_ps(v, _mm256_loadu_ps(signs + i));
+    switch (t) {
+      case DType::kF16:
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(static_cast<uint16_t*>(out) + i), to_f16(v));
+        break;
+      case DType::kBF16:
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(static_cast<uint16_t*>(out) + i), to_bf16(v));
+        break;
+      default: _mm256_storeu_ps(static_cast<float*>(out) + i, v); break;
+    }
+  }
+  for (; i < n; ++i) store_one(out, t, i, signs ? src[i] * signs[i] : src[i]);
+}
+
+}  // namespace
+
+const HadamardRowKernels& hadamard_row_kernels_avx2() {
+  static const HadamardRowKernels k{fwht, mix, store};
+  return k;
+}
+
+}  // namespace qkern

@@ -1,0 +1,292 @@
+"""hadamard / hadamard_ / hadamard_quantize: online Walsh-Hadamard rotations (QuaRot,
+SpinQuant) over the last dim, optionally fused with quantization.
+
+Schemas:
+  hadamard(Tensor x, float? scale, Tensor? signs, bool transpose) -> Tensor
+  hadamard_(Tensor(a!) x, float? scale, Tensor? signs, bool transpose) -> ()
+  hadamard_quantize(Tensor x, str fmt, Tensor? signs, bool swizzle_scales) -> Tensor[]
+
+The transform, sizes and the randomized variant are defined in qkern.hadamard. The fused
+op rotates each row in fp32 exactly as hadamard() does for an fp32 input and quantizes
+that fp32 row: hadamard_quantize(x, f) == quantize(hadamard(x.float()), f) bit for bit,
+except that INT4 scales are stored in x's dtype (as quantize(x, f) stores them).
+"""
+from __future__ import annotations
+
+import math
+import weakref
+from typing import List, Optional, Union
+
+import torch
+
+from .. import _C, hadamard as _had, reference
+from .._checks import FLOAT_DTYPES, check_tensor
+from .._ext import data_ptr, dtype_code
+from ..formats import MXFP4, NVFP4, Format, parse
+from ..tensor import QuantizedTensor
+from ._registry import register
+from .formats import _check_quantize
+
+__all__ = ["hadamard", "hadamard_", "hadamard_quantize"]
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _check_common(x, scale, signs) -> int:
+    """Checks shared by the three ops; returns n."""
+    check_tensor("x", x, dtypes=FLOAT_DTYPES, contiguous=False)
+    n = x.shape[-1]
+    _had.decompose(n)
+    if scale is not None and not math.isfinite(scale):
+        raise ValueError(f"scale: expected a finite number or None, got {scale}")
+    if signs is not None:
+        check_tensor("signs", signs, device=x.device, contiguous=False)
+        if signs.dim() != 1 or signs.shape[0] != n:
+            raise ValueError(f"signs: expected a 1-D tensor of length {n} (the last dim of x), "
+                             f"got shape {tuple(signs.shape)}")
+        if signs.dtype == torch.bool or signs.is_complex():
+            raise TypeError(f"signs: expected a real tensor of +1 and -1, got {signs.dtype}")
+    return n
+
+
+def _check_swizzle(fmt: Format, swizzle_scales: bool) -> None:
+    if swizzle_scales and not isinstance(fmt, (MXFP4, NVFP4)):
+        raise ValueError(f"swizzle_scales: the 128x4 block-scale layout exists for MXFP4 and NVFP4, "
+                         f"not {fmt.spec}")
+
+
+def _scale_value(scale: Optional[float], n: int) -> float:
+    return 1.0 / math.sqrt(n) if scale is None else float(scale)
+
+
+# id(signs) -> (weak reference, version counter, validated contiguous fp32 copy). Checking
+# the values costs a few small torch ops and a sync (~40 us) per call, while signs are
+# normally a fixed buffer. The version counter (shared by all views of a storage) changes
+# on any in-place write; the weak reference drops the entry with the tensor, so a reused
+# id cannot hit a stale entry.
+_checked_signs: dict = {}
+
+
+def _kernel_signs(signs: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+    """signs as the kernels take them (contiguous fp32), after checking the values."""
+    if signs is None:
+        return None
+    cacheable = not signs.is_inference()  # inference tensors have no version counter
+    key = id(signs)
+    if cacheable:
+        hit = _checked_signs.get(key)
+        if hit is not None and hit[0]() is signs and hit[1] == signs._version:
+            return hit[2]
+    _had.check_signs(signs)
+    f32 = signs.to(torch.float32).contiguous()
+    if cacheable:
+        ref = weakref.ref(signs, lambda _, key=key, cache=_checked_signs: cache.pop(key, None))
+        _checked_signs[key] = (ref, signs._version, f32)
+    return f32
+
+
+def _rows_view(x: torch.Tensor) -> Optional[torch.Tensor]:
+    """x as a [rows, n] view of the same memory with a contiguous last dim and rows at
+    least n apart, or None when its strides do not allow one."""
+    n = x.shape[-1]
+    if x.dim() == 2 and x.is_contiguous():
+        return x
+    if x.dim() == 0 or (x.stride(-1) != 1 and n > 1):
+        return None
+    try:
+        rows = x.view(-1, n)
+    except RuntimeError:
+        return None
+    return rows if rows.shape[0] <= 1 or rows.stride(0) >= n else None
+
+
+def _kernel_args(x2: torch.Tensor, n: int, scale, signs, transpose: bool) -> dict:
+    k, _ = _had.decompose(n)
+    codes = _had.mix_codes(k, transpose, x2.device) if k > 1 else None
+    return dict(rows=x2.shape[0], n=n, x=x2.data_ptr(), x_row_stride=x2.stride(0),
+                x_dtype=dtype_code(x2.dtype), mix_codes=data_ptr(codes), signs=data_ptr(signs),
+                scale=_scale_value(scale, n))
+
+
+# ----------------------------------------------------------------------------- hadamard
+
+
+def _hadamard_fake(x, scale, signs, transpose):
+    _check_common(x, scale, signs)
+    return torch.empty_like(x, memory_format=torch.contiguous_format)
+
+
+def _hadamard_reference(x, scale, signs, transpose):
+    _check_common(x, scale, signs)
+    return _had.transform(x, scale, signs, transpose)
+
+
+def _run_cpu(x2: torch.Tensor, out2: torch.Tensor, scale, signs, transpose: bool) -> None:
+    n = x2.shape[1]
+    if x2.numel():
+        _C.hadamard(**_kernel_args(x2, n, scale, signs, transpose), out=out2.data_ptr(),
+                    out_row_stride=out2.stride(0), out_dtype=dtype_code(out2.dtype),
+                    signs_after=transpose)
+
+
+def _hadamard_cpu(x, scale, signs, transpose):
+    n = _check_common(x, scale, signs)
+    signs = _kernel_signs(signs)
+    x2 = _rows_view(x)
+    if x2 is None:
+        x2 = x.contiguous().view(-1, n)
+    out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    _run_cpu(x2, out if out.dim() == 2 else out.view(-1, n), scale, signs, transpose)
+    return out
+
+
+def _check_inplace(x, scale, signs) -> int:
+    # hadamard_ has no autograd formula: without this check, a tensor that requires grad
+    # would keep its previous grad_fn and get a silently wrong gradient
+    if torch.is_grad_enabled() and x.requires_grad:
+        raise RuntimeError("x: hadamard_ (in place) is not differentiable and x requires grad; "
+                           "use hadamard() or run under torch.no_grad()")
+    return _check_common(x, scale, signs)
+
+
+def _hadamard_inplace_fake(x, scale, signs, transpose):
+    _check_inplace(x, scale, signs)
+
+
+def _hadamard_inplace_reference(x, scale, signs, transpose):
+    _check_inplace(x, scale, signs)
+    x.copy_(_had.transform(x, scale, signs, transpose))
+
+
+def _hadamard_inplace_cpu(x, scale, signs, transpose):
+    n = _check_inplace(x, scale, signs)
+    signs = _kernel_signs(signs)
+    x2 = _rows_view(x)
+    if x2 is None:
+        raise ValueError(f"x: hadamard_ (in place) needs a contiguous last dim and rows with one "
+                         f"stride; got shape {tuple(x.shape)} with strides {x.stride()}; use "
+                         f"hadamard() or call .contiguous() first")
+    _run_cpu(x2, x2, scale, signs, transpose)
+
+
+def _hadamard_setup_context(ctx, inputs, output):
+    _, scale, signs, transpose = inputs
+    ctx.scale, ctx.transpose = scale, transpose
+    ctx.save_for_backward(signs)
+
+
+def _hadamard_backward(ctx, grad):
+    # y = x M with M = diag(s) H * scale (or its transpose): dx = dy M^T, the other variant.
+    (signs,) = ctx.saved_tensors
+    return torch.ops.qkern.hadamard(grad, ctx.scale, signs, not ctx.transpose), None, None, None
+
+
+register("hadamard", "(Tensor x, float? scale, Tensor? signs, bool transpose) -> Tensor",
+         fake=_hadamard_fake, cpu=_hadamard_cpu, reference=_hadamard_reference)
+torch.library.register_autograd("qkern::hadamard", _hadamard_backward,
+                                setup_context=_hadamard_setup_context)
+register("hadamard_", "(Tensor(a!) x, float? scale, Tensor? signs, bool transpose) -> ()",
+         fake=_hadamard_inplace_fake, cpu=_hadamard_inplace_cpu,
+         reference=_hadamard_inplace_reference)
+
+# ----------------------------------------------------------------------------- hadamard_quantize
+
+
+def _empty_outputs(x: torch.Tensor, f: Format, swizzle_scales: bool) -> List[torch.Tensor]:
+    out = reference.empty_quantized(x.shape, x.dtype, f, x.device)
+    if swizzle_scales:  # flat, zero-padded 128x4 atoms (the kernel leaves the padding alone)
+        rows, cols = x.numel() // x.shape[-1], out[1].shape[-1]
+        size = (-(-rows // 128) * 128) * (-(-cols // 4) * 4)
+        out[1] = torch.zeros(size, dtype=out[1].dtype, device=x.device)
+    return out
+
+
+def _check_hadamard_quantize(x, f: Format, signs, swizzle_scales: bool) -> None:
+    _check_common(x, None, signs)
+    _check_quantize_shape(x, f)
+    _check_swizzle(f, swizzle_scales)
+
+
+def _check_quantize_shape(x, f: Format) -> None:
+    """quantize()'s block-size rules, on x's shape only (x itself may be strided here)."""
+    _check_quantize(torch.empty(0, x.shape[-1], device="meta", dtype=x.dtype), f)
+
+
+def _hadamard_quantize_fake(x, fmt: str, signs, swizzle_scales: bool):
+    f = parse(fmt)
+    _check_hadamard_quantize(x, f, signs, swizzle_scales)
+    return _empty_outputs(x, f, swizzle_scales)
+
+
+def _hadamard_quantize_reference(x, fmt: str, signs, swizzle_scales: bool):
+    f = parse(fmt)
+    _check_hadamard_quantize(x, f, signs, swizzle_scales)
+    out = reference.quantize(_had.transform(x.float(), None, signs, False), f)
+    if swizzle_scales:
+        out[1] = _had.swizzle_block_scales(out[1].reshape(-1, out[1].shape[-1]))
+    return out
+
+
+def _hadamard_quantize_cpu(x, fmt: str, signs, swizzle_scales: bool):
+    f = parse(fmt)
+    _check_hadamard_quantize(x, f, signs, swizzle_scales)
+    signs = _kernel_signs(signs)
+    n = x.shape[-1]
+    x2 = _rows_view(x)
+    if x2 is None:
+        x2 = x.contiguous().view(-1, n)
+    out = _empty_outputs(x, f, swizzle_scales)
+    if x.numel():
+        _C.hadamard_quantize(**_kernel_args(x2, n, None, signs, False), kind=f.kind,
+                             block=f.block_size(n), **f.kernel_flags(), qdata=out[0].data_ptr(),
+                             scale_out=out[1].data_ptr(), scale_dtype=dtype_code(out[1].dtype),
+                             zero=data_ptr(out[2] if f.has_zero else None),
+                             global_scale_out=data_ptr(out[-1] if f.has_global_scale else None),
+                             swizzled_scales=swizzle_scales)
+    return out
+
+
+register("hadamard_quantize", "(Tensor x, str fmt, Tensor? signs, bool swizzle_scales) -> Tensor[]",
+         fake=_hadamard_quantize_fake, cpu=_hadamard_quantize_cpu,
+         reference=_hadamard_quantize_reference)
+
+# ----------------------------------------------------------------------------- public API
+
+
+def hadamard(x: torch.Tensor, scale: Optional[float] = None, *, signs: Optional[torch.Tensor] = None,
+             transpose: bool = False) -> torch.Tensor:
+    """y = x H * scale over the last dim (scale = 1/sqrt(n) by default), n = K * 2^p as in
+    qkern.hadamard; fp32/fp16/bf16 in and out (computed in fp32, rounded once).
+
+    ``signs`` (+-1, length n) makes it the randomized Hadamard y = x diag(signs) H * scale;
+    ``transpose`` applies the transpose y = x H^T diag(signs) * scale, which inverts the
+    normalised forward. Differentiable (the backward is the transpose).
+    """
+    return torch.ops.qkern.hadamard(x, scale, signs, transpose)
+
+
+def hadamard_(x: torch.Tensor, scale: Optional[float] = None, *, signs: Optional[torch.Tensor] = None,
+              transpose: bool = False) -> torch.Tensor:
+    """In-place ``hadamard``: overwrites x (contiguous last dim, uniform row stride) and
+    returns it. Not differentiable."""
+    torch.ops.qkern.hadamard_(x, scale, signs, transpose)
+    return x
+
+
+def hadamard_quantize(x: torch.Tensor, fmt: Union[Format, str], *, signs: Optional[torch.Tensor] = None,
+                      swizzle_scales: bool = False) -> QuantizedTensor:
+    """Rotation (normalised, optionally randomized) and quantization in one pass; equal bit
+    for bit to quantize(hadamard(x.float(), signs=signs), fmt), with INT4 scales stored in
+    x's dtype as quantize(x, fmt) stores them. The rotated row is never rounded to x's
+    dtype, so a bf16 input loses less than quantize(hadamard(x), fmt).
+
+    ``swizzle_scales`` (MXFP4, NVFP4): the block scales come out flat in the 128x4-atom
+    layout of block-scaled GEMMs (qkern.hadamard.swizzle_block_scales; rows are all the
+    leading dims), zero-padded. Such a QuantizedTensor feeds a GEMM; dequantize() refuses
+    it (the scale shape is not the canonical one).
+    """
+    f = parse(fmt)
+    out = torch.ops.qkern.hadamard_quantize(x, f.spec, signs, swizzle_scales)
+    zero = out[2] if f.has_zero else None
+    gscale = out[-1] if f.has_global_scale else None
+    return QuantizedTensor(qdata=out[0], scale=out[1], fmt=f, zero=zero, global_scale=gscale)
