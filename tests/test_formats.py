@@ -10,29 +10,10 @@ import qkern
 from qkern import formats as F
 from qkern import reference as ref
 
-FLOATS = (torch.float32, torch.bfloat16, torch.float16)
-FORMATS = F.ALL_WEIGHT_FORMATS + (F.INT4(32), F.INT4(64, symmetric=False), F.INT4(None),
-                                  F.INT4(None, symmetric=False), F.INT8(), F.FP8())
+from codec_utils import FLOATS, FORMATS, assert_same_tensors
+
 # (leading shape, number of blocks per row)
 SHAPES = [((1,), 1), ((3,), 5), ((17,), 2), ((2, 3), 3), ((), 4)]
-
-
-def bits(t: torch.Tensor) -> torch.Tensor:
-    """Integer view of a tensor, so that equal NaNs compare equal and -0 != +0."""
-    if t.dtype.is_floating_point:
-        return t.view({1: torch.uint8, 2: torch.int16, 4: torch.int32}[t.element_size()])
-    return t
-
-
-def assert_same_tensors(got, want):
-    assert len(got) == len(want)
-    for g, w in zip(got, want):
-        assert g.dtype == w.dtype and g.shape == w.shape
-        if g.dtype.is_floating_point and g.element_size() > 1:  # NaN payloads may differ
-            assert torch.equal(g.isnan(), w.isnan())
-            assert torch.equal(bits(g)[~g.isnan()], bits(w)[~w.isnan()])
-        else:
-            assert torch.equal(bits(g), bits(w))
 
 
 def cols_for(fmt, nblocks):

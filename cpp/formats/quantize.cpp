@@ -4,6 +4,7 @@
 #include "formats/quantize.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -31,6 +32,46 @@ T* at(void* base, int64_t i) { return static_cast<T*>(base) + i; }
 template <class T>
 const T* at(const void* base, int64_t i) { return static_cast<const T*>(base) + i; }
 
+// fp32 value of every code of an 8-bit scale format (E8M0, E4M3), built once from the
+// codecs: dequantize decodes one scale per 16 or 32 elements, a table read is cheaper
+// than the codec's branches.
+template <class Decode>
+const float* scale_code_table(Decode decode) {
+  static const std::array<float, 256> table = [&] {
+    std::array<float, 256> t{};
+    for (int c = 0; c < 256; ++c) t[size_t(c)] = decode(uint8_t(c));
+    return t;
+  }();
+  return table.data();
+}
+
+// fp32 scales (and INT4 zero points) of blocks b0 .. b0+nb-1, as the decoders take them.
+// NVFP4 folds the global decode scale d into each block scale: s_b * d, the reference's
+// order of operations.
+void block_scales(const DequantizeParams& p, int64_t b0, int64_t nb, float d, float* scale,
+                  float* zero) {
+  switch (p.fmt.kind) {
+    case FormatKind::kInt4:
+      for (int64_t j = 0; j < nb; ++j) scale[j] = load_one(p.scale, p.scale_dtype, b0 + j);
+      for (int64_t j = 0; j < nb; ++j) zero[j] = has_zero_point(p.fmt) ? float(p.zero[b0 + j]) : 8.0f;
+      break;
+    case FormatKind::kMxfp4: {
+      const float* table = scale_code_table([](uint8_t c) { return e8m0_to_f32(c); });
+      for (int64_t j = 0; j < nb; ++j) scale[j] = table[*at<uint8_t>(p.scale, b0 + j)];
+      break;
+    }
+    case FormatKind::kNvfp4: {
+      const float* table = scale_code_table([](uint8_t c) { return e4m3_to_f32(c); });
+      for (int64_t j = 0; j < nb; ++j) scale[j] = table[*at<uint8_t>(p.scale, b0 + j)] * d;
+      break;
+    }
+    case FormatKind::kInt8:
+    case FormatKind::kFp8:
+      for (int64_t j = 0; j < nb; ++j) scale[j] = *at<float>(p.scale, b0 + j);
+      break;
+  }
+}
+
 float global_finite_amax(const RowKernels& k, const void* x, DType t, int64_t n) {
   constexpr int64_t kChunk = 1 << 16;
   int64_t chunks = (n + kChunk - 1) / kChunk;
@@ -45,52 +86,101 @@ float global_finite_amax(const RowKernels& k, const void* x, DType t, int64_t n)
   return *std::max_element(partial.begin(), partial.end());
 }
 
+// What the encoder of one block takes: INT4 {scale, zero}; MXFP4/NVFP4 {factor, -};
+// INT8/FP8 {scale, -}.
+struct EncodeArgs {
+  float a, b;
+};
+
+// The scale rules of recipes.h for blocks b0 .. b0+nb-1 (statistics in st): writes their
+// scales (block b0 + j's at scale0 + j) and INT4 zero points (at b0 + j) to the outputs,
+// and their encoder arguments to args. Non-finite blocks get the NaN scale of their
+// format; their args are not used.
+void apply_scale_rules(const QuantizeParams& p, float d, int64_t b0, int64_t nb, int64_t scale0,
+                       const BlockStats* st, EncodeArgs* args) {
+  const FormatSpec& f = p.fmt;
+  switch (f.kind) {
+    case FormatKind::kInt4:
+      for (int64_t j = 0; j < nb; ++j) {
+        Int4Params ip = f.symmetric ? int4_sym_params(st[j].amax, p.scale_dtype)
+                                    : int4_asym_params(st[j].lo, st[j].hi, p.scale_dtype);
+        if (!st[j].finite) ip = {NAN, 0.0f};
+        store_one(p.scale, p.scale_dtype, scale0 + j, ip.scale);
+        if (!f.symmetric) p.zero[b0 + j] = uint8_t(ip.zero);
+        args[j] = {ip.scale, ip.zero};
+      }
+      break;
+    case FormatKind::kMxfp4:
+      for (int64_t j = 0; j < nb; ++j) {
+        const uint8_t code = !st[j].finite ? kE8m0Nan
+                             : f.rceil    ? mx_scale_rceil(st[j].amax)
+                                          : mx_scale_floor(st[j].amax);
+        *at<uint8_t>(p.scale, scale0 + j) = code;
+        args[j] = {mx_element_factor(code), 0.0f};
+      }
+      break;
+    case FormatKind::kNvfp4:
+      for (int64_t j = 0; j < nb; ++j) {
+        const Nvfp4BlockParams np = f.global_scale ? nvfp4_block_params(st[j].amax, d)
+                                                   : nvfp4_block_params_single(st[j].amax);
+        *at<uint8_t>(p.scale, scale0 + j) = st[j].finite ? np.scale : kE4m3Nan;
+        args[j] = {np.factor, 0.0f};
+      }
+      break;
+    case FormatKind::kInt8:
+    case FormatKind::kFp8:
+      for (int64_t j = 0; j < nb; ++j) {
+        const float s = !st[j].finite                 ? NAN
+                        : f.kind == FormatKind::kInt8 ? int8_row_scale(st[j].amax)
+                                                      : fp8_row_scale(st[j].amax);
+        *at<float>(p.scale, scale0 + j) = s;
+        args[j] = {s, 0.0f};
+      }
+      break;
+  }
+}
+
+// Codes of nb blocks of x (fp32, contiguous) into q; non-finite blocks get all-zero codes.
+void encode_blocks(const RowKernels& k, FormatKind kind, const float* x, int64_t block, int64_t nb,
+                   const BlockStats* st, const EncodeArgs* args, void* q) {
+  const int64_t bytes = code_bytes(kind, block);
+  for (int64_t j = 0; j < nb; ++j) {
+    const float* xj = x + j * block;
+    void* qj = static_cast<char*>(q) + j * bytes;
+    if (!st[j].finite) {
+      std::memset(qj, 0, size_t(bytes));
+      continue;
+    }
+    switch (kind) {
+      case FormatKind::kInt4:
+        k.encode_int4(xj, block, Int4Params{args[j].a, args[j].b}, static_cast<uint8_t*>(qj));
+        break;
+      case FormatKind::kMxfp4:
+      case FormatKind::kNvfp4: k.encode_e2m1(xj, block, args[j].a, static_cast<uint8_t*>(qj)); break;
+      case FormatKind::kInt8: k.encode_int8(xj, block, args[j].a, static_cast<int8_t*>(qj)); break;
+      case FormatKind::kFp8: k.encode_fp8(xj, block, args[j].a, static_cast<uint8_t*>(qj)); break;
+    }
+  }
+}
+
+// nb consecutive blocks (x: their nb * block fp32 values), phase by phase: statistics,
+// scale rules, encoding (see quantize_cpu). st and args: room for nb entries.
+void quantize_run(const RowKernels& k, const QuantizeParams& p, float d, const float* x, int64_t b0,
+                  int64_t nb, int64_t scale0, BlockStats* st, EncodeArgs* args) {
+  const int64_t block = p.fmt.block;
+  for (int64_t j = 0; j < nb; ++j) st[j] = k.block_stats(x + j * block, block);
+  apply_scale_rules(p, d, b0, nb, scale0, st, args);
+  encode_blocks(k, p.fmt.kind, x, block, nb, st, args,
+                static_cast<char*>(p.qdata) + code_bytes(p.fmt.kind, b0 * block));
+}
+
 }  // namespace
 
 void quantize_block(const RowKernels& k, const QuantizeParams& p, float d, const float* x, int64_t b,
                     int64_t scale_index) {
-  const FormatSpec& f = p.fmt;
-  const int64_t block = f.block;
-  const BlockStats st = k.block_stats(x, block);
-  void* q = static_cast<char*>(p.qdata) + code_bytes(f.kind, b * block);
-  if (!st.finite) std::memset(q, 0, size_t(code_bytes(f.kind, block)));
-  switch (f.kind) {
-    case FormatKind::kInt4: {
-      Int4Params ip = f.symmetric ? int4_sym_params(st.amax, p.scale_dtype)
-                                  : int4_asym_params(st.lo, st.hi, p.scale_dtype);
-      if (!st.finite) ip = {NAN, 0.0f};
-      store_one(p.scale, p.scale_dtype, scale_index, ip.scale);
-      if (!f.symmetric) p.zero[b] = uint8_t(ip.zero);
-      if (st.finite) k.encode_int4(x, block, ip, static_cast<uint8_t*>(q));
-      break;
-    }
-    case FormatKind::kMxfp4: {
-      uint8_t code = !st.finite ? kE8m0Nan : f.rceil ? mx_scale_rceil(st.amax)
-                                                     : mx_scale_floor(st.amax);
-      *at<uint8_t>(p.scale, scale_index) = code;
-      if (st.finite) k.encode_e2m1(x, block, mx_element_factor(code), static_cast<uint8_t*>(q));
-      break;
-    }
-    case FormatKind::kNvfp4: {
-      Nvfp4BlockParams np = f.global_scale ? nvfp4_block_params(st.amax, d)
-                                           : nvfp4_block_params_single(st.amax);
-      *at<uint8_t>(p.scale, scale_index) = st.finite ? np.scale : kE4m3Nan;
-      if (st.finite) k.encode_e2m1(x, block, np.factor, static_cast<uint8_t*>(q));
-      break;
-    }
-    case FormatKind::kInt8: {
-      float s = st.finite ? int8_row_scale(st.amax) : NAN;
-      *at<float>(p.scale, scale_index) = s;
-      if (st.finite) k.encode_int8(x, block, s, static_cast<int8_t*>(q));
-      break;
-    }
-    case FormatKind::kFp8: {
-      float s = st.finite ? fp8_row_scale(st.amax) : NAN;
-      *at<float>(p.scale, scale_index) = s;
-      if (st.finite) k.encode_fp8(x, block, s, static_cast<uint8_t*>(q));
-      break;
-    }
-  }
+  BlockStats st;
+  EncodeArgs args;
+  quantize_run(k, p, d, x, b, 1, scale_index, &st, &args);
 }
 
 Status quantize_cpu(const QuantizeParams& p) {
@@ -107,14 +197,29 @@ Status quantize_cpu(const QuantizeParams& p) {
 
   const int64_t block = f.block, blocks = p.rows * p.cols / block;
   const int xsize = dtype_size(p.x_dtype);
+  // Blocks are handled in runs of about 4K elements, phase by phase: statistics of every
+  // block of the run, then its scale rules, then its encoding. The scale rules are short
+  // scalar chains (divisions, E4M3 round trips) that would otherwise sit between two
+  // blocks' vector work on the critical path; in a loop of their own, those of different
+  // blocks overlap. A run of fp32 stays in L1/L2 between the phases.
+  const int64_t run = std::max<int64_t>(1, 4096 / block);
   // Grain: about 16K elements per task.
   parallel_for(blocks, std::max<int64_t>(1, 16384 / block), [&](int64_t b0, int64_t b1) {
-    thread_local std::vector<float> buf;
-    buf.resize(size_t(block));
-    for (int64_t b = b0; b < b1; ++b) {
-      const int64_t first = b * block;  // first element of the block in the flat view
-      k.load_f32(static_cast<const char*>(p.x) + first * xsize, p.x_dtype, block, buf.data());
-      quantize_block(k, p, d, buf.data(), b, b);
+    thread_local std::vector<float> buf;  // a run of f16/bf16 input, widened
+    thread_local std::vector<BlockStats> stats;
+    thread_local std::vector<EncodeArgs> args;
+    for (int64_t r0 = b0; r0 < b1; r0 += run) {
+      const int64_t nb = std::min(run, b1 - r0), first = r0 * block;
+      // fp32 input is read in place
+      const float* x = static_cast<const float*>(p.x) + first;
+      if (p.x_dtype != DType::kF32) {
+        buf.resize(size_t(nb * block));
+        k.load_f32(static_cast<const char*>(p.x) + first * xsize, p.x_dtype, nb * block, buf.data());
+        x = buf.data();
+      }
+      stats.resize(size_t(nb));
+      args.resize(size_t(nb));
+      quantize_run(k, p, d, x, r0, nb, r0, stats.data(), args.data());
     }
   });
   return Status::kOk;
@@ -125,9 +230,7 @@ Status dequantize_cpu(const DequantizeParams& p) {
   if (Status s = check_params(p); s != Status::kOk) return s;
   if (p.rows == 0 || p.cols == 0) return Status::kOk;
   const RowKernels& k = active_row_kernels();
-  const bool two_level = is_two_level(f);
-  const bool has_zero = has_zero_point(f);
-  const float d = two_level ? p.global_scale[0] : 1.0f;
+  const float d = is_two_level(f) ? p.global_scale[0] : 1.0f;
 
   // Work items are segments of a row, a whole number of blocks of about 16K elements,
   // so that a single long row still spreads over the threads.
@@ -147,18 +250,7 @@ Status dequantize_cpu(const DequantizeParams& p) {
       void* out = static_cast<char*>(p.out) + first * osize;
       scale.resize(size_t(nb));
       zero.resize(size_t(nb));
-      for (int64_t j = 0; j < nb; ++j) {
-        switch (f.kind) {
-          case FormatKind::kInt4:
-            scale[j] = load_one(p.scale, p.scale_dtype, b0 + j);
-            zero[j] = has_zero ? float(p.zero[b0 + j]) : 8.0f;
-            break;
-          case FormatKind::kMxfp4: scale[j] = e8m0_to_f32(*at<uint8_t>(p.scale, b0 + j)); break;
-          case FormatKind::kNvfp4: scale[j] = e4m3_to_f32(*at<uint8_t>(p.scale, b0 + j)) * d; break;
-          case FormatKind::kInt8:
-          case FormatKind::kFp8: scale[j] = *at<float>(p.scale, b0 + j); break;
-        }
-      }
+      block_scales(p, b0, nb, d, scale.data(), zero.data());
       switch (f.kind) {
         case FormatKind::kInt4:
           k.decode_int4_row(static_cast<const uint8_t*>(q), n, int(block), scale.data(), zero.data(),

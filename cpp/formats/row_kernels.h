@@ -11,8 +11,10 @@
 
 namespace qkern {
 
+// amax, lo and hi are defined for finite blocks only (the driver ignores them otherwise);
+// a zero lo or hi may carry either sign.
 struct BlockStats {
-  float amax;   // max |x| over the block
+  float amax;   // max |x| over the block (+0 for an all-zero block)
   float lo;     // min x
   float hi;     // max x
   bool finite;  // no NaN or Inf in the block
