@@ -260,3 +260,33 @@ def test_bit_identical_to_torchao(dtype):
     q = qkern.ops.quantize(x, F.NVFP4(global_scale=False))
     assert torch.equal(s.view(torch.uint8), q.scale)
     assert torch.equal(d.view(torch.uint8), q.qdata)
+
+
+# ----------------------------------------------------------------------------- out=
+
+
+@pytest.mark.parametrize("fmt", [F.INT4(32, symmetric=False), F.MXFP4(), F.NVFP4(), F.INT8()], ids=str)
+@pytest.mark.parametrize("dtype", FLOATS, ids=str)
+def test_dequantize_into_a_buffer(fmt, dtype):
+    q = qkern.ops.quantize(torch.randn(5, 64), fmt)
+    out = torch.full((5, 64), 123.0, dtype=dtype)
+    assert qkern.ops.dequantize(q, out=out) is out
+    assert_same_tensors([out], [q.dequantize(dtype)])
+    ref_out = torch.empty_like(out)
+    from qkern.ops import formats as opsf
+    opsf._dequantize_into_reference(q.qdata, q.scale, q.zero, q.global_scale, fmt.spec, ref_out)
+    assert_same_tensors([ref_out], [out])
+    torch.library.opcheck(torch.ops.qkern.dequantize_into.default,
+                          (q.qdata, q.scale, q.zero, q.global_scale, fmt.spec, out))
+
+
+def test_dequantize_into_rejects_bad_buffers():
+    q = qkern.ops.quantize(torch.randn(4, 64), F.MXFP4())
+    with pytest.raises(ValueError, match=r"out: expected shape \(4, 64\)"):
+        qkern.ops.dequantize(q, out=torch.empty(4, 32))
+    with pytest.raises(TypeError, match="out: expected dtype"):
+        qkern.ops.dequantize(q, out=torch.empty(4, 64, dtype=torch.int32))
+    with pytest.raises(ValueError, match="out: expected a contiguous tensor"):
+        qkern.ops.dequantize(q, out=torch.empty(64, 4).t())
+    with pytest.raises(ValueError, match="dtype: torch.float16 differs from out's dtype"):
+        qkern.ops.dequantize(q, torch.float16, out=torch.empty(4, 64))

@@ -4,6 +4,8 @@ Schemas (the format travels as its spec string, see qkern.formats):
   quantize(Tensor x, str fmt) -> Tensor[]          the reference.quantize tensor list
   dequantize(Tensor qdata, Tensor scale, Tensor? zero, Tensor? global_scale, str fmt,
              ScalarType dtype) -> Tensor
+  dequantize_into(Tensor qdata, Tensor scale, Tensor? zero, Tensor? global_scale, str fmt,
+                  Tensor(a!) out) -> ()                 writes into a caller's buffer
 """
 from __future__ import annotations
 
@@ -130,10 +132,13 @@ def _dequantize_reference(qdata, scale, zero, global_scale, fmt: str, dtype):
     return reference.dequantize(qdata, scale, zero, global_scale, f, dtype)
 
 
-def run_dequantize(module, qdata, scale, zero, global_scale, f: Format, dtype, stream: int = 0):
-    """Dequantize validated tensors with ``module.dequantize`` (any backend module)."""
+def run_dequantize(module, qdata, scale, zero, global_scale, f: Format, dtype, stream: int = 0,
+                   out: Optional[torch.Tensor] = None):
+    """Dequantize validated tensors with ``module.dequantize`` (any backend module) into
+    ``out`` (validated) or a fresh tensor."""
     shape = _logical_shape(qdata, f)
-    out = qdata.new_empty(shape, dtype=dtype)
+    if out is None:
+        out = qdata.new_empty(shape, dtype=dtype)
     if out.numel():
         cols = shape[-1]
         module.dequantize(kind=f.kind, block=f.block_size(cols), **f.kernel_flags(), rows=out.numel() // cols,
@@ -162,6 +167,38 @@ def _dequantize_cuda(qdata, scale, zero, global_scale, fmt: str, dtype):
                               stream=_cuda_stream(qdata.device))
 
 
+def _check_out(qdata, f: Format, out) -> None:
+    check_tensor("out", out, dtypes=FLOAT_DTYPES, device=qdata.device)
+    check_shape("out", out, _logical_shape(qdata, f))
+
+
+def _dequantize_into_fake(qdata, scale, zero, global_scale, fmt: str, out) -> None:
+    f = parse(fmt)
+    _check_dequantize(qdata, scale, zero, global_scale, f, torch.float32)  # out's dtype: below
+    _check_out(qdata, f, out)
+
+
+def _dequantize_into_reference(qdata, scale, zero, global_scale, fmt: str, out) -> None:
+    _dequantize_into_fake(qdata, scale, zero, global_scale, fmt, out)
+    out.copy_(reference.dequantize(qdata, scale, zero, global_scale, parse(fmt), out.dtype))
+
+
+def _dequantize_into_cpu(qdata, scale, zero, global_scale, fmt: str, out) -> None:
+    _dequantize_into_fake(qdata, scale, zero, global_scale, fmt, out)
+    run_dequantize(_C, qdata, scale, zero, global_scale, parse(fmt), out.dtype, out=out)
+
+
+def _dequantize_into_cuda(qdata, scale, zero, global_scale, fmt: str, out) -> None:
+    mod = _ext.optional_module("_C_cuda")
+    if mod is None:
+        return _reference_fallback("dequantize_into", _dequantize_into_reference)(
+            qdata, scale, zero, global_scale, fmt, out)
+    _dequantize_into_fake(qdata, scale, zero, global_scale, fmt, out)
+    with torch.cuda.device(qdata.device):
+        run_dequantize(mod, qdata, scale, zero, global_scale, parse(fmt), out.dtype,
+                       stream=_cuda_stream(qdata.device), out=out)
+
+
 register("quantize", "(Tensor x, str fmt) -> Tensor[]",
          fake=_quantize_fake, cpu=_quantize_cpu, reference=_quantize_reference, cuda=_quantize_cuda)
 register("dequantize",
@@ -169,6 +206,11 @@ register("dequantize",
          "ScalarType dtype) -> Tensor",
          fake=_dequantize_fake, cpu=_dequantize_cpu, reference=_dequantize_reference,
          cuda=_dequantize_cuda)
+register("dequantize_into",
+         "(Tensor qdata, Tensor scale, Tensor? zero, Tensor? global_scale, str fmt, "
+         "Tensor(a!) out) -> ()",
+         fake=_dequantize_into_fake, cpu=_dequantize_into_cpu,
+         reference=_dequantize_into_reference, cuda=_dequantize_into_cuda)
 
 # ----------------------------------------------------------------------------- public API
 
@@ -184,8 +226,19 @@ def quantize(x: torch.Tensor, fmt: Union[Format, str]) -> QuantizedTensor:
     return QuantizedTensor(qdata=out[0], scale=out[1], fmt=f, zero=zero, global_scale=gscale)
 
 
-def dequantize(q: QuantizedTensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """The values of ``q`` in ``dtype`` (fp32, fp16 or bf16)."""
+def dequantize(q: QuantizedTensor, dtype: Optional[torch.dtype] = None, *,
+               out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """The values of ``q`` in ``dtype`` (fp32, fp16 or bf16; default fp32, or out's dtype).
+
+    With ``out`` (a contiguous tensor of q's logical shape on q's device) the values are
+    written there and ``out`` is returned: reusing a buffer avoids allocating, and on the CPU
+    the first-touch page faults of a fresh large tensor can cost more than the kernel."""
     if not isinstance(q, QuantizedTensor):
         raise TypeError(f"q: expected a qkern.QuantizedTensor, got {type(q).__name__}")
-    return torch.ops.qkern.dequantize(q.qdata, q.scale, q.zero, q.global_scale, q.fmt.spec, dtype)
+    if out is None:
+        return torch.ops.qkern.dequantize(q.qdata, q.scale, q.zero, q.global_scale, q.fmt.spec,
+                                          dtype or torch.float32)
+    if dtype is not None and isinstance(out, torch.Tensor) and dtype != out.dtype:
+        raise ValueError(f"dtype: {dtype} differs from out's dtype {out.dtype}; pass one of them")
+    torch.ops.qkern.dequantize_into(q.qdata, q.scale, q.zero, q.global_scale, q.fmt.spec, out)
+    return out

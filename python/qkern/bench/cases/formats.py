@@ -25,10 +25,14 @@ def _quantize_build(ctx: Context, n: int, k: int, fmt):
 
 
 def _dequantize_build(ctx: Context, n: int, k: int, fmt):
+    # "qkern" writes into a reused buffer, as the copy probe does; "qkern fresh out" also
+    # allocates its output, whose first-touch page faults can dominate on a CPU.
     def build() -> List[Impl]:
         q = ops.quantize(random_weight(n, k, ctx.device).to(ctx.dtype), fmt)
+        out = ops.dequantize(q, ctx.dtype)
         traffic = nbytes(q) + n * k * ctx.dtype.itemsize
-        return [Impl("qkern", lambda: ops.dequantize(q, ctx.dtype), traffic, role="qkern"),
+        return [Impl("qkern", lambda: ops.dequantize(q, out=out), traffic, role="qkern"),
+                Impl("qkern fresh out", lambda: ops.dequantize(q, ctx.dtype), traffic, role="qkern"),
                 Impl("reference", lambda: reference.dequantize(q.qdata, q.scale, q.zero, q.global_scale,
                                                                fmt, ctx.dtype), traffic)]
     return build
