@@ -44,8 +44,9 @@ struct HadamardSize {
 
 // Decomposes n as K * 2^p. n = 40 * 2^p could also be read as 20 * 2^(p+1); the largest
 // K wins (QuaRot's get_hadK order), so such sizes use H_40 = H_2 kron H_20. Returns false
-// for unsupported n.
-QK_HOST_DEVICE constexpr bool hadamard_decompose(int64_t n, HadamardSize* out) {
+// for unsupported n. Host only (constexpr: usable at compile time): the factor table is a
+// host array, and kernels receive the decomposition in HadamardParams::size.
+constexpr bool hadamard_decompose(int64_t n, HadamardSize* out) {
   for (int i = kHadamardNumFactors - 1; i >= 0; --i) {
     const int k = kHadamardFactors[i];
     if (n <= 0 || n % k != 0) continue;
