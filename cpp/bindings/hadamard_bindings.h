@@ -34,12 +34,7 @@ inline HadamardParams make_hadamard_params(int64_t rows, int64_t n, uintptr_t x,
 // failed status (e.g. the emulator's message).
 template <class HFn, class QFn, class Detail>
 void def_hadamard_ops(py::module_& m, HFn hfn, QFn qfn, Detail detail) {
-  auto check = [detail](Status s, const char* kernel) {
-    if (s == Status::kOk) return;
-    std::string d = detail();
-    throw_status(s, std::string("qkern kernel '") + kernel + "' failed: " + status_name(s) +
-                        (d.empty() ? "" : ": " + d));
-  };
+  auto check = [detail](Status s, const char* kernel) { check_status_detail(s, kernel, detail); };
   m.def("hadamard",
         [=](int64_t rows, int64_t n, uintptr_t x, int64_t x_row_stride, int x_dtype, uintptr_t out,
             int64_t out_row_stride, int out_dtype, uintptr_t mix_codes, uintptr_t signs, bool signs_after,

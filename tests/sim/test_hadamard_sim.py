@@ -23,7 +23,7 @@ from qkern import _ext, reference
 from qkern import hadamard as had
 from qkern.formats import FP8, INT4, INT8, MXFP4, NVFP4
 
-from test_hadamard import _assert_same_bits, _check_accuracy, _scales_stored_in
+from test_hadamard import _assert_same_bits, _check_accuracy, _scales_stored_in, fused_input
 
 ops = sys.modules["qkern.ops.hadamard"]  # qkern.ops.hadamard the attribute is the function
 
@@ -194,11 +194,7 @@ def test_fused_equals_reference_of_rotated_rows(backend, fmt, n, dtype):
     bit, NaN/Inf/zero rows included (and those rows equal the CPU op's)."""
     if n % fmt.block_size(n):
         pytest.skip(f"{n} is not a multiple of the {fmt.spec} block")
-    x = (torch.randn(5, n) * 3).to(dtype)
-    x[1, 7] = float("nan")
-    x[3, 0] = float("inf")
-    x[4] = 0
-    s = had.random_signs(n, seed=9)
+    x, s = fused_input(n, dtype)
     for signs in (None, s):
         got = hadamard_quantize_on(backend, x, fmt, signs)
         rotated = hadamard_on(backend, x.float(), signs=signs)

@@ -199,31 +199,33 @@ def _hadamard_inplace_cpu(x, scale, signs, transpose):
     _hadamard_inplace_with(_C, x, scale, signs, transpose)
 
 
-def _cuda_module():
-    """qkern._C_cuda, or None when it is not built or does not load."""
-    return _ext.optional_module("_C_cuda")
+def _cuda_impl(name: str, reference, body):
+    """The CUDA impl of op ``name``: body(module, stream, x, *args) with qkern._C_cuda on x's
+    device, or ``reference`` (warning once) when _C_cuda is not built or does not load."""
+    fallback = reference_fallback(name, reference)
+
+    def impl(x, *args):
+        mod = _ext.optional_module("_C_cuda")
+        if mod is None:
+            return fallback(x, *args)
+        with torch.cuda.device(x.device):
+            return body(mod, torch.cuda.current_stream(x.device).cuda_stream, x, *args)
+
+    return impl
 
 
-def _cuda_stream(device: torch.device) -> int:
-    return torch.cuda.current_stream(device).cuda_stream
-
-
-def _hadamard_cuda(x, scale, signs, transpose):
-    mod = _cuda_module()
-    if mod is None:
-        return reference_fallback("hadamard", _hadamard_reference)(x, scale, signs, transpose)
+def _hadamard_body(mod, stream, x, scale, signs, transpose):
     _check_common(x, scale, signs)
-    with torch.cuda.device(x.device):
-        return _hadamard_with(mod, x, scale, signs, transpose, _cuda_stream(x.device))
+    return _hadamard_with(mod, x, scale, signs, transpose, stream)
 
 
-def _hadamard_inplace_cuda(x, scale, signs, transpose):
-    mod = _cuda_module()
-    if mod is None:
-        return reference_fallback("hadamard_", _hadamard_inplace_reference)(x, scale, signs, transpose)
+def _hadamard_inplace_body(mod, stream, x, scale, signs, transpose):
     _check_inplace(x, scale, signs)
-    with torch.cuda.device(x.device):
-        _hadamard_inplace_with(mod, x, scale, signs, transpose, _cuda_stream(x.device))
+    _hadamard_inplace_with(mod, x, scale, signs, transpose, stream)
+
+
+_hadamard_cuda = _cuda_impl("hadamard", _hadamard_reference, _hadamard_body)
+_hadamard_inplace_cuda = _cuda_impl("hadamard_", _hadamard_inplace_reference, _hadamard_inplace_body)
 
 
 def _hadamard_setup_context(ctx, inputs, output):
@@ -312,15 +314,13 @@ def _hadamard_quantize_cpu(x, fmt: str, signs, swizzle_scales: bool):
     return run_hadamard_quantize(_C, x, f, signs, swizzle_scales)
 
 
-def _hadamard_quantize_cuda(x, fmt: str, signs, swizzle_scales: bool):
-    mod = _cuda_module()
-    if mod is None:
-        return reference_fallback("hadamard_quantize", _hadamard_quantize_reference)(
-            x, fmt, signs, swizzle_scales)
+def _hadamard_quantize_body(mod, stream, x, fmt: str, signs, swizzle_scales: bool):
     f = parse(fmt)
     _check_hadamard_quantize(x, f, signs, swizzle_scales)
-    with torch.cuda.device(x.device):
-        return run_hadamard_quantize(mod, x, f, signs, swizzle_scales, _cuda_stream(x.device))
+    return run_hadamard_quantize(mod, x, f, signs, swizzle_scales, stream)
+
+
+_hadamard_quantize_cuda = _cuda_impl("hadamard_quantize", _hadamard_quantize_reference, _hadamard_quantize_body)
 
 
 register("hadamard_quantize", "(Tensor x, str fmt, Tensor? signs, bool swizzle_scales) -> Tensor[]",
