@@ -10,6 +10,11 @@ The transform, sizes and the randomized variant are defined in qkern.hadamard. T
 op rotates each row in fp32 exactly as hadamard() does for an fp32 input and quantizes
 that fp32 row: hadamard_quantize(x, f) == quantize(hadamard(x.float()), f) bit for bit,
 except that INT4 scales are stored in x's dtype (as quantize(x, f) stores them).
+
+Backends: CPU tensors run cpp/hadamard (qkern._C), CUDA tensors cuda/hadamard (qkern._C_cuda,
+bit-identical to the CPU kernels; docs/hadamard.md), every other device the reference.
+run_hadamard / run_hadamard_quantize call any backend module the same way (the emulator
+tests pass qkern._C_sim).
 """
 from __future__ import annotations
 
