@@ -267,6 +267,15 @@ def _scales_stored_in(fmt, dtype):
     return Fixed(fmt.group_size, fmt.symmetric)
 
 
+def fused_input(n, dtype):
+    """5 rows of n (a NaN row, an Inf row, a zero row) and a signs vector."""
+    x = (torch.randn(5, n) * 3).to(dtype)
+    x[1, 7] = float("nan")
+    x[3, 0] = float("inf")
+    x[4] = 0
+    return x, had.random_signs(n, seed=9)
+
+
 @pytest.mark.parametrize("fmt", FUSED_FORMATS, ids=lambda f: f.spec)
 @pytest.mark.parametrize("n", [4096, 12 << 7, 172 << 6])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
@@ -274,11 +283,7 @@ def test_fused_equals_hadamard_then_quantize(cpu_isa, fmt, n, dtype):
     """The contract: hadamard_quantize(x, f) == reference quantize of the fp32 rows that
     hadamard() returns for x.float(), bit for bit (NaN/Inf rows included), with INT4
     scales stored in x's dtype as quantize(x, f) stores them."""
-    x = (torch.randn(5, n) * 3).to(dtype)
-    x[1, 7] = float("nan")
-    x[3, 0] = float("inf")
-    x[4] = 0
-    s = had.random_signs(n, seed=9)
+    x, s = fused_input(n, dtype)
     for signs in (None, s):
         got = qkern.ops.hadamard_quantize(x, fmt, signs=signs).tensors()
         rotated = qkern.ops.hadamard(x.float(), signs=signs)

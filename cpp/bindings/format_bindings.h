@@ -20,12 +20,7 @@ inline FormatSpec make_spec(int kind, int block, bool symmetric, bool rceil, boo
 // `detail()` returns extra text for a failed status (e.g. the emulator's message).
 template <class QFn, class DFn, class Detail>
 void def_format_ops(py::module_& m, QFn quantize_fn, DFn dequantize_fn, Detail detail) {
-  auto check = [detail](Status s, const char* kernel) {
-    if (s == Status::kOk) return;
-    std::string d = detail();
-    throw_status(s, std::string("qkern kernel '") + kernel + "' failed: " + status_name(s) +
-                        (d.empty() ? "" : ": " + d));
-  };
+  auto check = [detail](Status s, const char* kernel) { check_status_detail(s, kernel, detail); };
   auto q = [=](int kind, int block, bool symmetric, bool rceil, bool global_scale, int64_t rows,
                int64_t cols, uintptr_t x, int x_dtype, uintptr_t qdata, uintptr_t scale,
                int scale_dtype, uintptr_t zero, uintptr_t global_scale_out, uintptr_t stream) {

@@ -28,6 +28,15 @@ void check_status(Status s, const char* kernel);
   throw std::runtime_error(msg);
 }
 
+// check_status for the backend modules: `detail()` (called only on failure) adds text such
+// as the emulator's message.
+template <class Detail>
+void check_status_detail(Status s, const char* kernel, const Detail& detail) {
+  if (s == Status::kOk) return;
+  const std::string d = detail();
+  throw_status(s, std::string("qkern kernel '") + kernel + "' failed: " + status_name(s) + (d.empty() ? "" : ": " + d));
+}
+
 template <class T = void>
 T* ptr(uintptr_t address) { return reinterpret_cast<T*>(address); }
 

@@ -36,16 +36,6 @@ const HadamardRowKernels& row_kernels() {
   return hadamard_row_kernels_scalar();
 }
 
-Status check(const HadamardParams& p) {
-  HadamardSize s{};
-  if (!hadamard_decompose(p.size.n(), &s) || s.k != p.size.k || s.log2_m != p.size.log2_m)
-    return Status::kInvalidArgument;
-  if (p.rows < 0 || !is_float_dtype(p.x_dtype) || !p.x) return Status::kInvalidArgument;
-  if (p.size.k > 1 && !p.mix_codes) return Status::kInvalidArgument;
-  if (p.rows > 1 && p.x_row_stride < p.size.n()) return Status::kInvalidArgument;
-  return Status::kOk;
-}
-
 // Per-thread scratch, 64-byte aligned, grown on demand and kept: two fp32 rows and the
 // mix's work area.
 struct Scratch {
@@ -91,9 +81,7 @@ void rotate_row(const HadamardRowKernels& rk, const HadamardParams& p, int64_t r
 }  // namespace
 
 Status hadamard_cpu(const HadamardParams& p) {
-  if (Status s = check(p); s != Status::kOk) return s;
-  if (!is_float_dtype(p.out_dtype) || !p.out) return Status::kInvalidArgument;
-  if (p.rows > 1 && p.out_row_stride < p.size.n()) return Status::kInvalidArgument;
+  if (Status s = check_params(p, true); s != Status::kOk) return s;
   const HadamardRowKernels& rk = row_kernels();
   const int64_t n = p.size.n();
   const float* signs_out = p.signs_after ? p.signs : nullptr;
@@ -114,15 +102,9 @@ Status hadamard_quantize_cpu(const HadamardQuantizeParams& p) {
   const HadamardParams& h = p.h;
   const QuantizeParams& q = p.q;
   const FormatSpec& f = q.fmt;
-  if (Status s = check(h); s != Status::kOk) return s;
+  if (Status s = check_params(p); s != Status::kOk) return s;
   const int64_t n = h.size.n();
-  if (h.signs_after || q.rows != h.rows || q.cols != n) return Status::kInvalidArgument;
-  if (Status s = check_spec(f, h.rows, n); s != Status::kOk) return s;
-  const bool two_level = f.kind == FormatKind::kNvfp4 && f.global_scale;
-  if (two_level && !q.global_scale) return Status::kInvalidArgument;
-  if (f.kind == FormatKind::kInt4 && !f.symmetric && !q.zero) return Status::kInvalidArgument;
-  if (p.swizzled_scales && f.kind != FormatKind::kMxfp4 && f.kind != FormatKind::kNvfp4)
-    return Status::kInvalidArgument;
+  const bool two_level = is_two_level(f);
   if (h.rows == 0) return Status::kOk;
 
   const HadamardRowKernels& rk = row_kernels();

@@ -16,4 +16,16 @@ namespace qkern {
 Status quantize_cuda(const QuantizeParams& p, cudaStream_t stream);
 Status dequantize_cuda(const DequantizeParams& p, cudaStream_t stream);
 
+// NVFP4 two-level global scale by atomic max (quantize.cu, also used by cuda/hadamard):
+// reset zeroes global_scale[0], kernels then atomicMax the fp32 bits of finite |x| into
+// it, finalize turns that amax into the decode scale d = nvfp4_global_scale(amax).
+Status nvfp4_amax_reset_cuda(float* global_scale, cudaStream_t stream);
+Status nvfp4_amax_finalize_cuda(float* global_scale, cudaStream_t stream);
+
+namespace cuda_formats {
+// The format goes through the team-per-block kernel (scale blocks of 16..128 elements)
+// rather than the per-row one.
+bool uses_block_kernel(const FormatSpec& f);
+}  // namespace cuda_formats
+
 }  // namespace qkern

@@ -26,29 +26,13 @@
 #include "cuda/common/dispatch.cuh"
 #include "cuda/common/launch.cuh"
 #include "cuda/formats/elements.cuh"
+#include "cuda/formats/encode.cuh"
 #include "qkern/elements.h"
 #include "qkern/recipes.h"
 
 namespace qkern::cuda_formats {
 
 constexpr int kThreads = 256;  // threads per CTA of every kernel here
-
-// Packs 8 codes (0..15) into 4 bytes: element 2j in the low nibble of byte j.
-__device__ __forceinline__ unsigned pack8(const uint8_t (&c)[kVec]) {
-  unsigned w = 0;
-#pragma unroll
-  for (int i = 0; i < kVec; ++i) w |= unsigned(c[i] & 0xFu) << (4 * i);
-  return w;
-}
-
-__device__ __forceinline__ void store_u32(uint8_t* p, unsigned w, bool aligned) {
-  if (aligned) {
-    store_vec(p, w);
-  } else {
-#pragma unroll
-    for (int i = 0; i < 4; ++i) p[i] = uint8_t(w >> (8 * i));
-  }
-}
 
 // ---------------------------------------------------------------- block formats
 
@@ -73,34 +57,7 @@ quantize_block_kernel(QuantizeParams p, int64_t nvec, bool vec_x, bool al_q) {
   st.team_reduce(team);
   if (!active) return;  // no collectives below
 
-  uint8_t c[kVec];
-  if constexpr (kKind == FormatKind::kInt4) {
-    Int4Params ip = p.fmt.symmetric ? int4_sym_params(st.amax, p.scale_dtype)
-                                    : int4_asym_params(st.lo, st.hi, p.scale_dtype);
-    if (!st.finite) ip = {NAN, 0.0f};
-    if (leader) {
-      store_one(p.scale, p.scale_dtype, blk, ip.scale);
-      if (!p.fmt.symmetric) p.zero[blk] = uint8_t(ip.zero);
-    }
-#pragma unroll
-    for (int i = 0; i < kVec; ++i) c[i] = st.finite ? int4_encode(v[i], ip) : 0;
-  } else {
-    uint8_t code;
-    float factor;
-    if constexpr (kKind == FormatKind::kMxfp4) {
-      code = !st.finite ? kE8m0Nan : p.fmt.rceil ? mx_scale_rceil(st.amax) : mx_scale_floor(st.amax);
-      factor = mx_element_factor(code);
-    } else {
-      Nvfp4BlockParams np = p.fmt.global_scale ? nvfp4_block_params(st.amax, p.global_scale[0])
-                                               : nvfp4_block_params_single(st.amax);
-      code = st.finite ? np.scale : kE4m3Nan;
-      factor = np.factor;
-    }
-    if (leader) static_cast<uint8_t*>(p.scale)[blk] = code;
-#pragma unroll
-    for (int i = 0; i < kVec; ++i) c[i] = st.finite ? f32_to_e2m1(v[i] * factor) : 0;
-  }
-  store_u32(static_cast<uint8_t*>(p.qdata) + t * (kVec / 2), pack8(c), al_q);
+  encode_block_chunk<kKind>(p, st, v, leader, blk, static_cast<uint8_t*>(p.qdata) + t * (kVec / 2), al_q);
 }
 
 // ---------------------------------------------------------------- NVFP4 global amax
@@ -130,18 +87,6 @@ __global__ void __launch_bounds__(1) nvfp4_finalize_kernel(float* global_scale) 
 
 // ---------------------------------------------------------------- per-row formats
 
-// Merges per-thread statistics over the CTA; every thread gets the result.
-__device__ __forceinline__ Stats cta_reduce(Stats st) {
-  __shared__ Stats warp_stats[kThreads / 32];
-  st.team_reduce(32);
-  const int warp = threadIdx.x / 32;
-  if (threadIdx.x % 32 == 0) warp_stats[warp] = st;
-  __syncthreads();
-  Stats all = warp_stats[0];
-  for (int w = 1; w < kThreads / 32; ++w) all.merge(warp_stats[w]);
-  return all;
-}
-
 // One CTA per row (blockIdx.x = row). kKind: INT8, FP8, or INT4 with block == cols.
 template <FormatKind kKind, DType kX>
 __global__ void __launch_bounds__(kThreads) quantize_row_kernel(QuantizeParams p) {
@@ -154,7 +99,7 @@ __global__ void __launch_bounds__(kThreads) quantize_row_kernel(QuantizeParams p
   const bool vec_x = is_aligned(static_cast<const char*>(p.x) + first * esize, 16);
   uint8_t* q = static_cast<uint8_t*>(p.qdata) + (k4bit ? first / 2 : first);
   // 4-bit: 4 code bytes per chunk; 8-bit: 8 code bytes per chunk.
-  const bool al_q = is_aligned(q, k4bit ? 4 : 8);
+  const bool al_q = is_aligned(q, RowEncoder<kKind>::kCodeAlign);
 
   Stats st = Stats::empty();
   for (int64_t ch = threadIdx.x; ch < nchunks; ch += kThreads) {
@@ -165,54 +110,15 @@ __global__ void __launch_bounds__(kThreads) quantize_row_kernel(QuantizeParams p
     for (int i = 0; i < kVec; ++i)  // fixed trip count: v stays in registers
       if (i < n) st.add(v[i]);
   }
-  st = cta_reduce(st);
-
-  Int4Params ip{0.0f, 0.0f};
-  float scale = 0.0f;
-  if constexpr (k4bit) {
-    ip = p.fmt.symmetric ? int4_sym_params(st.amax, p.scale_dtype) : int4_asym_params(st.lo, st.hi, p.scale_dtype);
-    if (!st.finite) ip = {NAN, 0.0f};
-  } else {
-    scale = !st.finite ? NAN : kKind == FormatKind::kInt8 ? int8_row_scale(st.amax) : fp8_row_scale(st.amax);
-  }
-  if (threadIdx.x == 0) {
-    if constexpr (k4bit) {
-      store_one(p.scale, p.scale_dtype, row, ip.scale);
-      if (!p.fmt.symmetric) p.zero[row] = uint8_t(ip.zero);
-    } else {
-      static_cast<float*>(p.scale)[row] = scale;
-    }
-  }
+  st = cta_reduce<kThreads>(st);
+  const RowEncoder<kKind> enc(p, st);
+  if (threadIdx.x == 0) enc.store_scale(p, row);
 
   for (int64_t ch = threadIdx.x; ch < nchunks; ch += kThreads) {
     const int n = int(cols - ch * kVec < kVec ? cols - ch * kVec : kVec);
     float v[kVec];
     load_chunk<kX>(p.x, first + ch * kVec, n, vec_x && n == kVec, v);
-    uint8_t c[kVec];
-#pragma unroll
-    for (int i = 0; i < kVec; ++i) {
-      if constexpr (k4bit) c[i] = st.finite ? int4_encode(v[i], ip) : 0;
-      else if constexpr (kKind == FormatKind::kInt8) c[i] = st.finite ? uint8_t(int8_encode(v[i], scale)) : 0;
-      else c[i] = st.finite ? fp8_encode(v[i], scale) : 0;
-    }
-    if constexpr (k4bit) {
-      if (n == kVec) {
-        store_u32(q + ch * (kVec / 2), pack8(c), al_q);
-      } else {  // tail: n is even because cols is
-#pragma unroll
-        for (int i = 0; i < kVec; i += 2)
-          if (i < n) q[ch * (kVec / 2) + i / 2] = uint8_t(c[i] | (c[i + 1] << 4));
-      }
-    } else if (n == kVec && al_q) {
-      uint2 w;
-      w.x = unsigned(c[0]) | unsigned(c[1]) << 8 | unsigned(c[2]) << 16 | unsigned(c[3]) << 24;
-      w.y = unsigned(c[4]) | unsigned(c[5]) << 8 | unsigned(c[6]) << 16 | unsigned(c[7]) << 24;
-      store_vec(q + ch * kVec, w);
-    } else {
-#pragma unroll
-      for (int i = 0; i < kVec; ++i)
-        if (i < n) q[ch * kVec + i] = c[i];
-    }
+    enc.encode(q, ch, n, v, al_q);
   }
 }
 
@@ -226,6 +132,17 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 }  // namespace qkern::cuda_formats
 
 namespace qkern {
+
+Status nvfp4_amax_reset_cuda(float* global_scale, cudaStream_t stream) {
+  using namespace cuda_formats;
+  return launch({"u32_fill", dim3(1), dim3(1), 0, stream}, u32_fill_kernel, reinterpret_cast<unsigned*>(global_scale),
+                0u);
+}
+
+Status nvfp4_amax_finalize_cuda(float* global_scale, cudaStream_t stream) {
+  using namespace cuda_formats;
+  return launch({"nvfp4_finalize", dim3(1), dim3(1), 0, stream}, nvfp4_finalize_kernel, global_scale);
+}
 
 Status quantize_cuda(const QuantizeParams& p, cudaStream_t stream) {
   using namespace cuda_formats;
@@ -241,12 +158,11 @@ Status quantize_cuda(const QuantizeParams& p, cudaStream_t stream) {
       if (is_two_level(p.fmt)) {
         unsigned* bits = reinterpret_cast<unsigned*>(p.global_scale);
         const int64_t grid = ceil_div(nvec, kThreads) < 1024 ? ceil_div(nvec, kThreads) : 1024;
-        Status s = launch({"u32_fill", dim3(1), dim3(1), 0, stream}, u32_fill_kernel, bits, 0u);
+        Status s = nvfp4_amax_reset_cuda(p.global_scale, stream);
         if (s == Status::kOk)
           s = launch({"finite_amax", dim3(unsigned(grid)), block, 0, stream}, finite_amax_kernel<kX>,
                      p.x, nvec, vec_x, bits);
-        if (s == Status::kOk)
-          s = launch({"nvfp4_finalize", dim3(1), dim3(1), 0, stream}, nvfp4_finalize_kernel, p.global_scale);
+        if (s == Status::kOk) s = nvfp4_amax_finalize_cuda(p.global_scale, stream);
         if (s != Status::kOk) return s;
       }
       const dim3 grid(unsigned(ceil_div(nvec, kThreads)));

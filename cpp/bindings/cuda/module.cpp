@@ -9,9 +9,11 @@
 #include <pybind11/stl.h>
 
 #include "bindings/format_bindings.h"
+#include "bindings/hadamard_bindings.h"
 #include "bindings/registry.h"
 #include "cuda/common/launch_error.h"
 #include "cuda/formats/formats.h"
+#include "cuda/hadamard/hadamard.h"
 #include "cuda/ptx/probes/probes.h"
 
 #if !defined(QKERN_SIM)
@@ -85,6 +87,17 @@ PYBIND11_MODULE(QKERN_MODULE_NAME, m) {
       [](const QuantizeParams& p, uintptr_t s) { return qkern::quantize_cuda(p, reinterpret_cast<cudaStream_t>(s)); },
       [](const DequantizeParams& p, uintptr_t s) { return qkern::dequantize_cuda(p, reinterpret_cast<cudaStream_t>(s)); },
       [] { return qkern::launch_error_message(); });
+  b::def_hadamard_ops(
+      m,
+      [](const qkern::HadamardParams& p, float* ws, int64_t ws_rows, uintptr_t s) {
+        return qkern::hadamard_cuda(p, ws, ws_rows, reinterpret_cast<cudaStream_t>(s));
+      },
+      [](const qkern::HadamardQuantizeParams& p, float* ws, int64_t ws_rows, uintptr_t s) {
+        return qkern::hadamard_quantize_cuda(p, ws, ws_rows, reinterpret_cast<cudaStream_t>(s));
+      },
+      [] { return qkern::launch_error_message(); });
+  m.def("hadamard_workspace_rows", &qkern::hadamard_cuda_workspace_rows, pybind11::arg("rows"), pybind11::arg("n"),
+        "Rows of the fp32 workspace hadamard / hadamard_quantize need for rows x n (0: none).");
   b::register_probes(m);
 #if defined(QKERN_SIM)
   m.doc() = "qkern CUDA kernels in the SIMT emulator (tests only; host pointers)";

@@ -44,8 +44,9 @@ struct HadamardSize {
 
 // Decomposes n as K * 2^p. n = 40 * 2^p could also be read as 20 * 2^(p+1); the largest
 // K wins (QuaRot's get_hadK order), so such sizes use H_40 = H_2 kron H_20. Returns false
-// for unsupported n.
-QK_HOST_DEVICE constexpr bool hadamard_decompose(int64_t n, HadamardSize* out) {
+// for unsupported n. Host only (constexpr: usable at compile time): the factor table is a
+// host array, and kernels receive the decomposition in HadamardParams::size.
+constexpr bool hadamard_decompose(int64_t n, HadamardSize* out) {
   for (int i = kHadamardNumFactors - 1; i >= 0; --i) {
     const int k = kHadamardFactors[i];
     if (n <= 0 || n % k != 0) continue;
@@ -127,6 +128,36 @@ struct HadamardQuantizeParams {
   QuantizeParams q;  // rows, cols = h.rows, n; x unused; outputs as for quantize
   bool swizzled_scales;  // MXFP4/NVFP4: scales in the 128x4 block-scaled GEMM layout
 };
+
+// Cheap invariants re-checked by every backend (CPU and CUDA) after the Python layer has
+// validated shapes, dtypes and devices: kInvalidArgument when violated. `with_output`:
+// the plain transform, which writes out / out_dtype.
+inline Status check_params(const HadamardParams& p, bool with_output) {
+  HadamardSize s{};
+  if (!hadamard_decompose(p.size.n(), &s) || s.k != p.size.k || s.log2_m != p.size.log2_m)
+    return Status::kInvalidArgument;
+  if (p.rows < 0 || !is_float_dtype(p.x_dtype) || !p.x) return Status::kInvalidArgument;
+  if (p.size.k > 1 && !p.mix_codes) return Status::kInvalidArgument;
+  if (p.rows > 1 && p.x_row_stride < p.size.n()) return Status::kInvalidArgument;
+  if (with_output) {
+    if (!is_float_dtype(p.out_dtype) || !p.out) return Status::kInvalidArgument;
+    if (p.rows > 1 && p.out_row_stride < p.size.n()) return Status::kInvalidArgument;
+  }
+  return Status::kOk;
+}
+
+inline Status check_params(const HadamardQuantizeParams& p) {
+  const HadamardParams& h = p.h;
+  const QuantizeParams& q = p.q;
+  if (Status s = check_params(h, false); s != Status::kOk) return s;
+  if (h.signs_after || q.rows != h.rows || q.cols != h.size.n()) return Status::kInvalidArgument;
+  if (Status s = check_spec(q.fmt, h.rows, q.cols); s != Status::kOk) return s;
+  if (is_two_level(q.fmt) && !q.global_scale) return Status::kInvalidArgument;
+  if (has_zero_point(q.fmt) && !q.zero) return Status::kInvalidArgument;
+  if (p.swizzled_scales && q.fmt.kind != FormatKind::kMxfp4 && q.fmt.kind != FormatKind::kNvfp4)
+    return Status::kInvalidArgument;
+  return Status::kOk;
+}
 
 // ---------------------------------------------------------------- scale swizzle
 

@@ -10,6 +10,11 @@ The transform, sizes and the randomized variant are defined in qkern.hadamard. T
 op rotates each row in fp32 exactly as hadamard() does for an fp32 input and quantizes
 that fp32 row: hadamard_quantize(x, f) == quantize(hadamard(x.float()), f) bit for bit,
 except that INT4 scales are stored in x's dtype (as quantize(x, f) stores them).
+
+Backends: CPU tensors run cpp/hadamard (qkern._C), CUDA tensors cuda/hadamard (qkern._C_cuda,
+bit-identical to the CPU kernels; docs/hadamard.md), every other device the reference.
+run_hadamard / run_hadamard_quantize call any backend module the same way (the emulator
+tests pass qkern._C_sim).
 """
 from __future__ import annotations
 
@@ -19,12 +24,12 @@ from typing import List, Optional, Union
 
 import torch
 
-from .. import _C, hadamard as _had, reference
+from .. import _C, _ext, hadamard as _had, reference
 from .._checks import FLOAT_DTYPES, check_tensor
 from .._ext import data_ptr, dtype_code
 from ..formats import MXFP4, NVFP4, Format, parse
 from ..tensor import QuantizedTensor
-from ._registry import register
+from ._registry import reference_fallback, register
 from .formats import _check_quantize
 
 __all__ = ["hadamard", "hadamard_", "hadamard_quantize"]
@@ -121,23 +126,35 @@ def _hadamard_reference(x, scale, signs, transpose):
     return _had.transform(x, scale, signs, transpose)
 
 
-def _run_cpu(x2: torch.Tensor, out2: torch.Tensor, scale, signs, transpose: bool) -> None:
-    n = x2.shape[1]
+def _workspace(module, rows: int, n: int, device, workspace_rows: Optional[int]):
+    """(fp32 workspace, its rows) for the CUDA kernels: rows too long for shared memory
+    go through a global buffer (cuda/hadamard/hadamard.h); ``workspace_rows`` forces one
+    (tests). The CPU module needs none."""
+    if workspace_rows is None:
+        query = getattr(module, "hadamard_workspace_rows", None)
+        workspace_rows = query(rows, n) if query is not None else 0
+    if not workspace_rows:
+        return None, 0
+    return torch.empty(workspace_rows * n, dtype=torch.float32, device=device), workspace_rows
+
+
+def run_hadamard(module, x2: torch.Tensor, out2: torch.Tensor, scale, signs, transpose: bool,
+                 stream: int = 0, workspace_rows: Optional[int] = None) -> None:
+    """out2 = the rotation of the validated [rows, n] view x2 with ``module.hadamard``
+    (qkern._C, _C_cuda or _C_sim: the same pointer-style entry point); signs as
+    _kernel_signs returns them. out2 may be x2 (in place)."""
+    rows, n = x2.shape
     if x2.numel():
-        _C.hadamard(**_kernel_args(x2, n, scale, signs, transpose), out=out2.data_ptr(),
-                    out_row_stride=out2.stride(0), out_dtype=dtype_code(out2.dtype),
-                    signs_after=transpose)
+        ws, ws_rows = _workspace(module, rows, n, x2.device, workspace_rows)
+        module.hadamard(**_kernel_args(x2, n, scale, signs, transpose), out=out2.data_ptr(),
+                        out_row_stride=out2.stride(0), out_dtype=dtype_code(out2.dtype),
+                        signs_after=transpose, workspace=data_ptr(ws), workspace_rows=ws_rows,
+                        stream=stream)
 
 
 def _hadamard_cpu(x, scale, signs, transpose):
-    n = _check_common(x, scale, signs)
-    signs = _kernel_signs(signs)
-    x2 = _rows_view(x)
-    if x2 is None:
-        x2 = x.contiguous().view(-1, n)
-    out = torch.empty_like(x, memory_format=torch.contiguous_format)
-    _run_cpu(x2, out if out.dim() == 2 else out.view(-1, n), scale, signs, transpose)
-    return out
+    _check_common(x, scale, signs)
+    return _hadamard_with(_C, x, scale, signs, transpose)
 
 
 def _check_inplace(x, scale, signs) -> int:
@@ -158,15 +175,62 @@ def _hadamard_inplace_reference(x, scale, signs, transpose):
     x.copy_(_had.transform(x, scale, signs, transpose))
 
 
-def _hadamard_inplace_cpu(x, scale, signs, transpose):
-    n = _check_inplace(x, scale, signs)
+def _hadamard_with(module, x, scale, signs, transpose, stream=0, workspace_rows=None):
+    """hadamard() of a checked x on any backend module."""
+    n = x.shape[-1]
+    signs = _kernel_signs(signs)
+    x2 = _rows_view(x)
+    if x2 is None:
+        x2 = x.contiguous().view(-1, n)
+    out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    run_hadamard(module, x2, out if out.dim() == 2 else out.view(-1, n), scale, signs, transpose,
+                 stream, workspace_rows)
+    return out
+
+
+def _hadamard_inplace_with(module, x, scale, signs, transpose, stream=0, workspace_rows=None):
+    """hadamard_() of a checked x on any backend module."""
     signs = _kernel_signs(signs)
     x2 = _rows_view(x)
     if x2 is None:
         raise ValueError(f"x: hadamard_ (in place) needs a contiguous last dim and rows with one "
                          f"stride; got shape {tuple(x.shape)} with strides {x.stride()}; use "
                          f"hadamard() or call .contiguous() first")
-    _run_cpu(x2, x2, scale, signs, transpose)
+    run_hadamard(module, x2, x2, scale, signs, transpose, stream, workspace_rows)
+
+
+def _hadamard_inplace_cpu(x, scale, signs, transpose):
+    _check_inplace(x, scale, signs)
+    _hadamard_inplace_with(_C, x, scale, signs, transpose)
+
+
+def _cuda_impl(name: str, reference, body):
+    """The CUDA impl of op ``name``: body(module, stream, x, *args) with qkern._C_cuda on x's
+    device, or ``reference`` (warning once) when _C_cuda is not built or does not load."""
+    fallback = reference_fallback(name, reference)
+
+    def impl(x, *args):
+        mod = _ext.optional_module("_C_cuda")
+        if mod is None:
+            return fallback(x, *args)
+        with torch.cuda.device(x.device):
+            return body(mod, torch.cuda.current_stream(x.device).cuda_stream, x, *args)
+
+    return impl
+
+
+def _hadamard_body(mod, stream, x, scale, signs, transpose):
+    _check_common(x, scale, signs)
+    return _hadamard_with(mod, x, scale, signs, transpose, stream)
+
+
+def _hadamard_inplace_body(mod, stream, x, scale, signs, transpose):
+    _check_inplace(x, scale, signs)
+    _hadamard_inplace_with(mod, x, scale, signs, transpose, stream)
+
+
+_hadamard_cuda = _cuda_impl("hadamard", _hadamard_reference, _hadamard_body)
+_hadamard_inplace_cuda = _cuda_impl("hadamard_", _hadamard_inplace_reference, _hadamard_inplace_body)
 
 
 def _hadamard_setup_context(ctx, inputs, output):
@@ -182,12 +246,12 @@ def _hadamard_backward(ctx, grad):
 
 
 register("hadamard", "(Tensor x, float? scale, Tensor? signs, bool transpose) -> Tensor",
-         fake=_hadamard_fake, cpu=_hadamard_cpu, reference=_hadamard_reference)
+         fake=_hadamard_fake, cpu=_hadamard_cpu, reference=_hadamard_reference, cuda=_hadamard_cuda)
 torch.library.register_autograd("qkern::hadamard", _hadamard_backward,
                                 setup_context=_hadamard_setup_context)
 register("hadamard_", "(Tensor(a!) x, float? scale, Tensor? signs, bool transpose) -> ()",
          fake=_hadamard_inplace_fake, cpu=_hadamard_inplace_cpu,
-         reference=_hadamard_inplace_reference)
+         reference=_hadamard_inplace_reference, cuda=_hadamard_inplace_cuda)
 
 # ----------------------------------------------------------------------------- hadamard_quantize
 
@@ -227,9 +291,10 @@ def _hadamard_quantize_reference(x, fmt: str, signs, swizzle_scales: bool):
     return out
 
 
-def _hadamard_quantize_cpu(x, fmt: str, signs, swizzle_scales: bool):
-    f = parse(fmt)
-    _check_hadamard_quantize(x, f, signs, swizzle_scales)
+def run_hadamard_quantize(module, x, f: Format, signs, swizzle_scales: bool, stream: int = 0,
+                          workspace_rows: Optional[int] = None) -> List[torch.Tensor]:
+    """hadamard_quantize of a checked x with ``module.hadamard_quantize`` (any backend
+    module) into freshly allocated outputs on x's device."""
     signs = _kernel_signs(signs)
     n = x.shape[-1]
     x2 = _rows_view(x)
@@ -237,18 +302,35 @@ def _hadamard_quantize_cpu(x, fmt: str, signs, swizzle_scales: bool):
         x2 = x.contiguous().view(-1, n)
     out = _empty_outputs(x, f, swizzle_scales)
     if x.numel():
-        _C.hadamard_quantize(**_kernel_args(x2, n, None, signs, False), kind=f.kind,
-                             block=f.block_size(n), **f.kernel_flags(), qdata=out[0].data_ptr(),
-                             scale_out=out[1].data_ptr(), scale_dtype=dtype_code(out[1].dtype),
-                             zero=data_ptr(out[2] if f.has_zero else None),
-                             global_scale_out=data_ptr(out[-1] if f.has_global_scale else None),
-                             swizzled_scales=swizzle_scales)
+        ws, ws_rows = _workspace(module, x2.shape[0], n, x.device, workspace_rows)
+        module.hadamard_quantize(**_kernel_args(x2, n, None, signs, False), kind=f.kind,
+                                 block=f.block_size(n), **f.kernel_flags(), qdata=out[0].data_ptr(),
+                                 scale_out=out[1].data_ptr(), scale_dtype=dtype_code(out[1].dtype),
+                                 zero=data_ptr(out[2] if f.has_zero else None),
+                                 global_scale_out=data_ptr(out[-1] if f.has_global_scale else None),
+                                 swizzled_scales=swizzle_scales, workspace=data_ptr(ws),
+                                 workspace_rows=ws_rows, stream=stream)
     return out
+
+
+def _hadamard_quantize_cpu(x, fmt: str, signs, swizzle_scales: bool):
+    f = parse(fmt)
+    _check_hadamard_quantize(x, f, signs, swizzle_scales)
+    return run_hadamard_quantize(_C, x, f, signs, swizzle_scales)
+
+
+def _hadamard_quantize_body(mod, stream, x, fmt: str, signs, swizzle_scales: bool):
+    f = parse(fmt)
+    _check_hadamard_quantize(x, f, signs, swizzle_scales)
+    return run_hadamard_quantize(mod, x, f, signs, swizzle_scales, stream)
+
+
+_hadamard_quantize_cuda = _cuda_impl("hadamard_quantize", _hadamard_quantize_reference, _hadamard_quantize_body)
 
 
 register("hadamard_quantize", "(Tensor x, str fmt, Tensor? signs, bool swizzle_scales) -> Tensor[]",
          fake=_hadamard_quantize_fake, cpu=_hadamard_quantize_cpu,
-         reference=_hadamard_quantize_reference)
+         reference=_hadamard_quantize_reference, cuda=_hadamard_quantize_cuda)
 
 # ----------------------------------------------------------------------------- public API
 
