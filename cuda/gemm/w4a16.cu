@@ -43,8 +43,9 @@
 // rows 16 blockIdx.y .. +15, and K tiles [c0, c1) of split blockIdx.z. Per 32-wide K tile
 // the block stages A (16 x 32 x 16-bit = 1 KiB) with cp.async (zero-filled past M and K)
 // and each warp loads its 128-bit B word per lane from global memory.
-// Single stage: cp.async -> wait -> barrier -> compute -> barrier. A multi-stage pipeline
-// is future work (docs/gemm.md).
+// Pipeline: kStages A tiles in flight; iteration c issues the copies of tile c + kStages - 1,
+// waits for tile c's group, barrier, computes, barrier (the next copies reuse the stage).
+// The weight word is a plain 128-bit load issued before the wait, so its latency overlaps.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -73,6 +74,7 @@ struct W4A16Traits {
   static constexpr int kTileK = kW4CudaAlignK;          // 32: two k16 steps per lane word
   static constexpr int kStripN = kW4CudaAlignN;         // 32: four n8 tiles per warp
   static constexpr int kChunks = kBlockM * kTileK / 8;  // 16-byte cp.async chunks of A per tile
+  static constexpr int kStages = 2;                     // A tiles in flight (cp.async groups)
   static constexpr uint32_t kMagic = kIsBf16 ? 0x43004300u : 0x64006400u;  // 128.0 / 1024.0
   // E2M1 magnitude tables for prmt (byte c = value of code c): high and low bytes.
   static constexpr uint32_t kHiLo = kIsBf16 ? 0x3F3F3F00u : 0x3E3C3800u;
@@ -80,6 +82,7 @@ struct W4A16Traits {
   static constexpr uint32_t kLoLo = 0xC0800000u;  // bf16 only
   static constexpr uint32_t kLoHi = 0xC0804000u;
   static_assert(kChunks <= kThreads, "one cp.async chunk of A per thread at most");
+  static_assert(kStages >= 1 && kStages <= 4, "cp.async stages");
   static_assert(kStripN == 4 * 8 && kTileK == 2 * 16, "lane word = 4 n8 tiles x 2 k16 steps");
 };
 
@@ -129,7 +132,7 @@ template <DType kX, bool kE2m1>
 __global__ void __launch_bounds__(W4A16Traits<kX, kE2m1>::kThreads)
 w4a16_mma_kernel(W4A16Params p, int64_t np, int k_tiles, int groups, int tiles_per_split) {
   using Tr = W4A16Traits<kX, kE2m1>;
-  __shared__ __align__(16) uint16_t a_sh[Tr::kBlockM * Tr::kTileK];  // A tile [16][32], row-major
+  __shared__ __align__(16) uint16_t a_sh[Tr::kStages][Tr::kBlockM * Tr::kTileK];  // A tiles [16][32], row-major
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int g = lane >> 2, t = lane & 3;
@@ -147,18 +150,26 @@ w4a16_mma_kernel(W4A16Params p, int64_t np, int k_tiles, int groups, int tiles_p
   const uint4* b_gl = reinterpret_cast<const uint4*>(p.packed) + (strip * k_tiles) * 32 + lane;
 
   float acc[4][4] = {};  // [n8 tile w][c_i]
-  for (int c = c0; c < c1; ++c) {
-    if (tid < Tr::kChunks) {
+  // A tile c -> stage (c - c0) % kStages, one commit group per tile (empty past c1).
+  auto fetch_a = [&](int c) {
+    if (c < c1 && tid < Tr::kChunks) {
       const int64_t kk = int64_t(c) * Tr::kTileK + a_col;
       const bool live = a_row_live && kk < p.k;  // k % 16 == 0: a chunk is all in or all out
       const uint16_t* src = live ? x + (m0 + a_row) * p.x_stride + kk : x;
-      ptx::cp_async_16_zfill(a_sh + a_row * Tr::kTileK + a_col, src, live ? 16 : 0);
+      ptx::cp_async_16_zfill(a_sh[(c - c0) % Tr::kStages] + a_row * Tr::kTileK + a_col, src, live ? 16 : 0);
     }
     ptx::cp_async_commit();
+  };
+#pragma unroll
+  for (int st = 0; st < Tr::kStages - 1; ++st) fetch_a(c0 + st);
+
+  for (int c = c0; c < c1; ++c) {
+    fetch_a(c + Tr::kStages - 1);  // into the stage read in iteration c - 1 (barrier below)
+    const uint16_t* a_st = a_sh[(c - c0) % Tr::kStages];
     uint4 bw = make_uint4(0, 0, 0, 0);
     if (strip_live) bw = load_vec<uint4>(b_gl + int64_t(c) * 32);
-    ptx::cp_async_wait<0>();
-    __syncthreads();
+    ptx::cp_async_wait<Tr::kStages - 1>();  // tile c has landed (this thread's copies)
+    __syncthreads();                         // ... and every other thread's
 
     if (strip_live) {
       const uint32_t bwr[4] = {bw.x, bw.y, bw.z, bw.w};
@@ -168,7 +179,7 @@ w4a16_mma_kernel(W4A16Params p, int64_t np, int k_tiles, int groups, int tiles_p
         uint32_t a[4];
 #pragma unroll
         for (int r = 0; r < 4; ++r)
-          a[r] = *reinterpret_cast<const uint32_t*>(a_sh + (g + 8 * (r & 1)) * Tr::kTileK + 16 * j + 2 * t +
+          a[r] = *reinterpret_cast<const uint32_t*>(a_st + (g + 8 * (r & 1)) * Tr::kTileK + 16 * j + 2 * t +
                                                     8 * (r >> 1));
         const int group = (c * 2 + j) / group_k16;
         const float4* s_gl = reinterpret_cast<const float4*>(static_cast<const float*>(p.scale) +
@@ -191,7 +202,7 @@ w4a16_mma_kernel(W4A16Params p, int64_t np, int k_tiles, int groups, int tiles_p
         }
       }
     }
-    __syncthreads();  // a_sh is overwritten by the next tile's copies
+    __syncthreads();  // the next iteration's copies overwrite this stage
   }
 
   if (!strip_live) return;
