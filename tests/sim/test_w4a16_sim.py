@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from qkern import _C, _ext, ops
 from qkern._ext import dtype_code
 from qkern.formats import parse
-from qkern.ops.gemm import CUDA_LAYOUT, dequantize_weight
+from qkern.ops.gemm import CUDA_LAYOUT, _perm_from_g_idx, dequantize_weight
 from qkern.ops.gemm_cuda import cuda_element_position, cuda_prepack, cuda_shapes, run_w4a16
 from tolerance import assert_close_to_reference
 
@@ -44,8 +44,8 @@ def make_weight(n, k, fmt, dtype):
     return ops.quantize(torch.randn(n, k).to(dtype), fmt)
 
 
-def check(y, x, q, bias=None, what=""):
-    w = dequantize_weight(q)
+def check(y, x, q, bias=None, what="", g_idx=None):
+    w = dequantize_weight(q, g_idx)
     ref64 = x.double() @ w.double().t()
     baseline = F.linear(x, w.to(x.dtype), None)
     if bias is not None:
@@ -56,10 +56,14 @@ def check(y, x, q, bias=None, what=""):
                               abs_ref64=(x.double().abs() @ w.double().abs().t()).cpu())
 
 
-def run_sim(x, q, bias=None, splits=1):
+def run_sim(x, q, bias=None, splits=1, g_idx=None):
+    """The emulated kernel, called as _linear_prepacked_cuda calls _C_cuda (perm gathers x)."""
     f = parse(q.fmt.spec)
-    packed, scale, zero = cuda_prepack(q.qdata, q.scale, q.zero, q.global_scale, f)
     n, k = q.shape
+    perm = None if g_idx is None else _perm_from_g_idx(g_idx, k, f.block_size(k), g_idx.device)
+    packed, scale, zero = cuda_prepack(q.qdata, q.scale, q.zero, q.global_scale, f, perm)
+    if perm is not None:
+        x = x.index_select(1, perm)
     return run_w4a16(sim(), x, packed, scale, zero, bias, f, n, k, splits)
 
 
@@ -151,6 +155,18 @@ def test_sim_bias_and_strided_x(dtype):
 
 
 @pytest.mark.sim
+@pytest.mark.parametrize("fmt", ["int4:g32:sym", "int4:g32:asym"])
+def test_sim_act_order(fmt):
+    """GPTQ act-order: groups scattered over K (g_idx); prepack sorts the columns."""
+    torch.manual_seed(9)
+    n, k, block = 40, 128, 32
+    q = make_weight(n, k, fmt, torch.float16)
+    g_idx = (torch.randperm(k) // block).to(torch.int32)
+    x = torch.randn(3, k).to(torch.float16)
+    check(run_sim(x, q, splits=2, g_idx=g_idx), x, q, g_idx=g_idx)
+
+
+@pytest.mark.sim
 def test_sim_special_values():
     """NaN and infinity in x propagate to exactly the reference's positions."""
     q = make_weight(8, 32, "mxfp4:floor", torch.float16)
@@ -212,3 +228,15 @@ def test_cuda_matches_reference(fmt, dtype, shape):
     bias = torch.randn(n).to(dtype)
     y = ops.w4a16_linear(x.cuda(), pw, bias=bias.cuda())
     check(y, x, q, bias=bias)
+
+
+@pytest.mark.cuda
+def test_cuda_act_order():
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    torch.manual_seed(9)
+    q = make_weight(72, 256, "int4:g128:asym", torch.bfloat16)
+    g_idx = (torch.randperm(256) // 128).to(torch.int32)
+    pw = ops.prepack(q, "cuda", g_idx=g_idx)
+    x = torch.randn(5, 256).to(torch.bfloat16)
+    check(ops.w4a16_linear(x.cuda(), pw), x, q, g_idx=g_idx)

@@ -277,9 +277,7 @@ def _check_cuda_prepacked(x, packed, scale, zero, global_scale, perm, f: Format,
     if global_scale is not None:
         raise ValueError("weight.global_scale: the CUDA layout folds the NVFP4 global scale into "
                          "weight.scale; expected None")
-    if perm is not None:
-        raise NotImplementedError("weight.perm: act-order (g_idx) is not implemented by the CUDA "
-                                  "W4A16 kernel yet")
+    _check_perm(perm, k, x.device)
 
 
 def _linear_prepacked_fake(x, packed, scale, zero, global_scale, perm, bias, fmt, layout, n, k):
@@ -310,6 +308,8 @@ def _linear_prepacked_cuda(x, packed, scale, zero, global_scale, perm, bias, fmt
         raise RuntimeError("qkern.w4a16_linear: qkern._C_cuda is not available (built without CUDA "
                            "or failed to load); use the canonical QuantizedTensor (reference path)")
     x2 = x.reshape(-1, k)
+    if perm is not None:  # act-order: x's columns in packed order (one gather pass over x)
+        x2 = x2.index_select(1, perm)
     m = x2.shape[0]
     splits = _C.w4a16_cuda_splits(m, n, k, _sm_count(x.device))
     y = run_w4a16(mod, x2, packed, scale, zero, bias, f, n, k, splits,
@@ -432,14 +432,17 @@ def prepack(weight: QuantizedTensor, device: Union[str, torch.device, None] = No
 def _prepack_for_cuda(weight: QuantizedTensor, device: torch.device, g_idx) -> PrepackedWeight:
     """The CUDA layout (gemm_cuda.py), made on the CPU once and moved to ``device``."""
     f = _weight_format(weight.fmt.spec)
-    if g_idx is not None:
-        raise NotImplementedError("g_idx: act-order is not implemented by the CUDA W4A16 kernel yet; "
-                                  "use the canonical QuantizedTensor (reference path)")
     w = weight.to("cpu")
-    n, k, _ = _check_canonical(w.qdata, w.scale, w.zero, w.global_scale, f)
-    packed, scale, zero = cuda_prepack(w.qdata, w.scale, w.zero, w.global_scale, f)
-    return PrepackedWeight(packed=packed.to(device), scale=scale.to(device), fmt=f, shape=(n, k),
-                           layout=CUDA_LAYOUT, zero=None if zero is None else zero.to(device))
+    n, k, block = _check_canonical(w.qdata, w.scale, w.zero, w.global_scale, f)
+    perm = None
+    if g_idx is not None:
+        if not isinstance(f, INT4):
+            raise ValueError(f"g_idx: act-order applies to INT4 weights, got {f.spec}")
+        perm = _perm_from_g_idx(g_idx.to("cpu"), k, block, torch.device("cpu"))
+    packed, scale, zero = cuda_prepack(w.qdata, w.scale, w.zero, w.global_scale, f, perm)
+    move = lambda t: None if t is None else t.to(device)  # noqa: E731
+    return PrepackedWeight(packed=move(packed), scale=move(scale), fmt=f, shape=(n, k),
+                           layout=CUDA_LAYOUT, zero=move(zero), perm=move(perm))
 
 
 def w4a16_linear(x: torch.Tensor, weight: Union[QuantizedTensor, PrepackedWeight],

@@ -12,7 +12,8 @@ S = Np/32 strips, C = Kp/32 K tiles, Gp = ceil(Kp/group) (Np, Kp: N, K rounded u
                                   decoded (NVFP4: times the global decode scale)
   zero    uint8   [S, Gp, 8, 4]   INT4 asymmetric zero point of column 32s + 8w + g at [s, grp, g, w]
 
-Padding codes, scales and zero points are 0.
+Padding codes, scales and zero points are 0. Act-order weights also carry ``perm`` (int32
+[K], as in the CPU layout); the op gathers x's columns through it before the kernel.
 """
 from __future__ import annotations
 
@@ -61,9 +62,12 @@ def check_cuda_weight(f: Format, k: int) -> int:
 
 
 def cuda_prepack(qdata: torch.Tensor, scale: torch.Tensor, zero: Optional[torch.Tensor],
-                 global_scale: Optional[torch.Tensor], f: Format):
+                 global_scale: Optional[torch.Tensor], f: Format, perm: Optional[torch.Tensor] = None):
     """Canonical (validated) weight -> (packed, scale, zero or None) in the CUDA layout, on
-    the weight's device (plain torch: runs once per weight)."""
+    the weight's device (plain torch: runs once per weight). ``perm`` (act-order, a stable
+    argsort of g_idx): packed column k' is canonical column perm[k'], so every group is
+    contiguous again and scales/zeros keep their canonical group order; the caller gathers
+    x's columns through the same perm."""
     n, k = qdata.shape[0], qdata.shape[1] * 2
     block = check_cuda_weight(f, k)
     sh = cuda_shapes(n, k, block)
@@ -71,6 +75,8 @@ def cuda_prepack(qdata: torch.Tensor, scale: torch.Tensor, zero: Optional[torch.
     gp = sh["scale"][1]
     # codes [Np, Kp]: element 2j in the low nibble of byte j
     codes = torch.stack((qdata & 0xF, qdata >> 4), dim=-1).reshape(n, k)
+    if perm is not None:
+        codes = codes.index_select(1, perm.long())
     codes = torch.nn.functional.pad(codes, (0, kp - k, 0, np_ - n))
     # n = 32s + 8w + g; k = 32c + 16j + 8 i1 + 2t + i0  ->  [s, c, g, t, w, i0, j, i1]
     v = codes.reshape(np_ // 32, 4, 8, kp // 32, 2, 2, 4, 2).permute(0, 3, 2, 6, 1, 7, 4, 5)
