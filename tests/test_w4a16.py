@@ -257,8 +257,8 @@ def test_wrong_backend_errors():
                                                "qkern.cuda.w4.marlin.v1", 16, 128)
     with pytest.raises(ValueError, match=r"weight: prepacked for backend 'cpu'.*x is on meta"):
         ops.w4a16_linear(torch.empty(2, 128, device="meta"), p)
-    with pytest.raises(NotImplementedError, match=r"no W4 layout for device 'cuda' yet"):
-        ops.prepack(q, "cuda")
+    with pytest.raises(NotImplementedError, match=r"no W4 layout for device 'xpu'"):
+        ops.prepack(q, "xpu")
     bad_perm = torch.full((128,), 128, dtype=torch.int32)
     with pytest.raises(ValueError, match=r"qkern kernel 'w4a16_linear' failed: invalid argument"):
         torch.ops.qkern.w4a16_linear_prepacked(x, p.packed, p.scale, None, None, bad_perm, None,

@@ -62,6 +62,11 @@ void register_gemm(py::module_& m) {
   }, py::arg("m"), py::arg("n"), py::arg("k"), py::arg("block"), py::arg("threads"),
      "The CPU tile plan for an [m, k] x [n, k]^T problem (a pure function, for tests).");
 
+  m.def("w4a16_cuda_splits", [](int64_t m, int64_t n, int64_t k, int sms) { return w4a16_cuda_splits(m, n, k, sms); },
+        py::arg("m"), py::arg("n"), py::arg("k"), py::arg("sms"),
+        "Split-K count of the CUDA W4A16 kernel for an [m, k] x [n, k]^T problem on `sms` SMs "
+        "(a pure function of qkern/gemm.h).");
+
   m.def("w4a16_prepack",
         [](int kind, int block, bool symmetric, bool global_scale, int64_t n, int64_t k,
            uintptr_t qdata, uintptr_t scale, int scale_dtype, uintptr_t zero, uintptr_t perm,

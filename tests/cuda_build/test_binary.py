@@ -110,7 +110,7 @@ def test_every_arch_has_code_and_no_kernel_spills():
     for arch in expected:
         names = [fn for a, fn in usage if a == arch]
         for kernel in ("quantize_block_kernel", "quantize_row_kernel", "dequantize_kernel", "finite_amax_kernel",
-                       "hadamard_kernel"):
+                       "hadamard_kernel", "w4a16_mma_kernel", "w4a16_reduce_kernel"):
             assert any(kernel in n for n in names), f"{kernel} missing for {arch}"
 
 
@@ -149,6 +149,24 @@ def test_mma_probes_use_tensor_cores_on_sm80():
         hits = [n for n in seen if tag in n]
         assert hits, f"no probe instantiation {tag}"
         assert all(re.search(pattern, seen[n]) for n in hits), f"{pattern} missing in {hits}"
+
+
+def test_w4a16_kernels_use_tensor_cores_and_128_bit_weight_loads():
+    """Every arch: the W4A16 mma kernel (4 instantiations: f16/bf16 x INT4/E2M1) contains
+    HMMA.16816 of its dtype, LDG.E.128 (the lane's weight word) and LDGSTS (cp.async of x)."""
+    code = sass(_module_path())
+    kernels = {key: text for key, text in code.items() if "w4a16_mma_kernel" in key[1]}
+    assert kernels, "no w4a16_mma_kernel in the binary"
+    names = _demangle(sorted({fn for _, fn in kernels}))
+    per_arch = defaultdict(list)
+    for (arch, fn), text in kernels.items():
+        per_arch[arch].append(fn)
+        bf16 = "DType)2" in names[fn]
+        assert re.search(r"HMMA\.16816\.F32" + (r"\.BF16" if bf16 else r"(?!\.BF16)"), text), \
+            f"no HMMA.16816 ({'bf16' if bf16 else 'f16'}) in {arch} {names[fn]}"
+        assert re.search(r"LDG\.E\.128", text), f"no 128-bit weight load in {arch} {names[fn]}"
+        assert re.search(r"LDGSTS", text), f"no cp.async (LDGSTS) in {arch} {names[fn]}"
+    assert all(len(v) == 4 for v in per_arch.values()), {a: len(v) for a, v in per_arch.items()}
 
 
 def _short(demangled):

@@ -13,6 +13,7 @@
 #include "bindings/registry.h"
 #include "cuda/common/launch_error.h"
 #include "cuda/formats/formats.h"
+#include "cuda/gemm/w4a16.h"
 #include "cuda/hadamard/hadamard.h"
 #include "cuda/ptx/probes/probes.h"
 
@@ -75,6 +76,38 @@ void register_probes(py::module_& m) {
   }, "Registered probe ops as (op, emulated arch or 0, arch-specific).");
 }
 
+// w4a16_linear(...): y = x W^T (+ bias) with a weight in the CUDA layout (cuda/gemm/w4a16.h).
+void register_gemm(py::module_& m) {
+  m.def("w4a16_linear",
+        [](int kind, int block, bool symmetric, int64_t m, int64_t n, int64_t k, uintptr_t x, int64_t x_stride,
+           int x_dtype, uintptr_t packed, uintptr_t scale, uintptr_t zero, uintptr_t bias, uintptr_t y,
+           int64_t y_stride, uintptr_t workspace, int splits, uintptr_t stream) {
+          W4A16Params p{make_spec(kind, block, symmetric, false, false), m, n, k, ptr<const void>(x), x_stride,
+                        DType(x_dtype), nullptr, ptr<const uint8_t>(packed), ptr<const void>(scale),
+                        DType::kF32, ptr<const uint8_t>(zero), nullptr, ptr<const void>(bias), ptr(y), y_stride,
+                        ptr<float>(workspace)};
+          Status s;
+          {
+            py::gil_scoped_release nogil;
+            s = w4a16_cuda(p, splits, reinterpret_cast<cudaStream_t>(stream));
+          }
+          if (s != Status::kOk)
+            throw_status(s, "qkern w4a16_linear (CUDA) failed: " + std::string(status_name(s)) + ": " +
+                                launch_error_message());
+        },
+        py::arg("kind"), py::arg("block"), py::arg("symmetric"), py::arg("m"), py::arg("n"), py::arg("k"),
+        py::arg("x"), py::arg("x_stride"), py::arg("x_dtype"), py::arg("packed"), py::arg("scale"),
+        py::arg("zero"), py::arg("bias"), py::arg("y"), py::arg("y_stride"), py::arg("workspace"),
+        py::arg("splits"), py::arg("stream") = uintptr_t(0));
+  m.def("w4a16_layout", [] {
+    py::dict d;
+    d["tag"] = kW4CudaLayoutTag;
+    d["align_n"] = kW4CudaAlignN;
+    d["align_k"] = kW4CudaAlignK;
+    return d;
+  });
+}
+
 }  // namespace qkern::bindings
 
 PYBIND11_MODULE(QKERN_MODULE_NAME, m) {
@@ -99,6 +132,7 @@ PYBIND11_MODULE(QKERN_MODULE_NAME, m) {
   m.def("hadamard_workspace_rows", &qkern::hadamard_cuda_workspace_rows, pybind11::arg("rows"), pybind11::arg("n"),
         "Rows of the fp32 workspace hadamard / hadamard_quantize need for rows x n (0: none).");
   b::register_probes(m);
+  b::register_gemm(m);
 #if defined(QKERN_SIM)
   m.doc() = "qkern CUDA kernels in the SIMT emulator (tests only; host pointers)";
   b::register_sim(m);

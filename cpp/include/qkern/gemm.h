@@ -159,4 +159,31 @@ QK_HOST_DEVICE inline W4CpuPlan w4a16_cpu_plan(int64_t m, const W4CpuShape& s, i
   return p;
 }
 
+// ---------------------------------------------------------------- CUDA layout and plan
+// Prepacked CUDA layout "qkern.cuda.w4.m16n8k16.v1" (derivation: cuda/gemm/w4a16.cu;
+// made by python/qkern/ops/gemm_cuda.py). Np = round_up(N, 32), Kp = round_up(K, 32),
+// Gp = ceil(Kp / group) (padding groups have scale 0):
+//   packed  u8  [Np/32][Kp/32][32 lanes][16]  one 128-bit word per lane per 32 x 32 tile
+//   scale   f32 [Np/32][Gp][4 (t)][8]         decoded scales (NVFP4: x global scale)
+//   zero    u8  [Np/32][Gp][8 (g)][4]         INT4 asymmetric zero points
+constexpr const char* kW4CudaLayoutTag = "qkern.cuda.w4.m16n8k16.v1";
+constexpr int kW4CudaAlignN = 32;   // output channels per warp tile (4 mma n8 tiles)
+constexpr int kW4CudaAlignK = 32;   // input channels per lane word (2 mma k16 steps)
+constexpr int kW4CudaWarps = 4;     // warps per block: a block covers 4 x 32 channels
+constexpr int kW4CudaBlockM = 16;   // rows per block (one mma m16)
+constexpr int kW4CudaMaxSplits = 16;
+
+// Split-K count: enough blocks to give every SM one (small M launches few output tiles),
+// at most one split per 32-wide K tile and at most kW4CudaMaxSplits (the fp32 workspace
+// and the reduction grow with it). A pure function, unit-tested (tests/test_w4a16_plan.py).
+QK_HOST_DEVICE inline int w4a16_cuda_splits(int64_t m, int64_t n, int64_t k, int sms) {
+  const int64_t tiles = ((round_up(n, kW4CudaAlignN) / kW4CudaAlignN + kW4CudaWarps - 1) / kW4CudaWarps) *
+                        ((m + kW4CudaBlockM - 1) / kW4CudaBlockM);
+  const int64_t k_tiles = round_up(k, kW4CudaAlignK) / kW4CudaAlignK;
+  int64_t s = tiles >= sms ? 1 : (sms + tiles - 1) / tiles;
+  if (s > k_tiles) s = k_tiles;
+  if (s > kW4CudaMaxSplits) s = kW4CudaMaxSplits;
+  return s < 1 ? 1 : int(s);
+}
+
 }  // namespace qkern

@@ -35,15 +35,16 @@ from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 
-from .. import _C, reference
+from .. import _C, _ext, reference
 from .._checks import FLOAT_DTYPES, check_shape, check_tensor
 from .._ext import data_ptr, dtype_code
 from ..formats import INT4, MXFP4, NVFP4, Format, parse
 from ..tensor import QuantizedTensor
 from ._registry import register
 from .formats import _check_dequantize
+from .gemm_cuda import CUDA_LAYOUT, check_cuda_weight, cuda_prepack, cuda_shapes, run_w4a16
 
-__all__ = ["w4a16_linear", "prepack", "PrepackedWeight", "CPU_LAYOUT"]
+__all__ = ["w4a16_linear", "prepack", "PrepackedWeight", "CPU_LAYOUT", "CUDA_LAYOUT"]
 
 _LAYOUT = _C.w4a16_cpu_layout()
 CPU_LAYOUT: str = _LAYOUT["tag"]
@@ -243,13 +244,17 @@ register("w4a16_prepack",
 def _prepacked_checks(x, packed, scale, zero, global_scale, perm, bias, fmt: str, layout: str,
                       n: int, k: int) -> Tuple[Format, int]:
     f = _weight_format(fmt)
-    if layout != CPU_LAYOUT:
+    expected = CUDA_LAYOUT if x.device.type == "cuda" else CPU_LAYOUT
+    if layout != expected:
         raise ValueError(f"weight: prepacked with layout '{layout}' (backend "
                          f"'{_layout_backend(layout)}'), which the {x.device.type} kernel cannot "
-                         f"read (it expects '{CPU_LAYOUT}'); prepack the canonical weight for this "
+                         f"read (it expects '{expected}'); prepack the canonical weight for this "
                          f"device with qkern.ops.prepack(weight, '{x.device.type}')")
     _check_x_bias(x, bias, n, k)
     block = f.block_size(k)
+    if layout == CUDA_LAYOUT:
+        _check_cuda_prepacked(x, packed, scale, zero, global_scale, perm, f, n, k)
+        return f, block
     shapes = _prepacked_shapes(n, k, block)
     check_tensor("weight.packed", packed, dtypes=(torch.uint8,), device=x.device)
     check_shape("weight.packed", packed, shapes["packed"])
@@ -260,6 +265,19 @@ def _prepacked_checks(x, packed, scale, zero, global_scale, perm, bias, fmt: str
     _check_global(global_scale, f, x.device)
     _check_perm(perm, k, x.device)
     return f, block
+
+
+def _check_cuda_prepacked(x, packed, scale, zero, global_scale, perm, f: Format, n: int, k: int) -> None:
+    shapes = cuda_shapes(n, k, check_cuda_weight(f, k))
+    check_tensor("weight.packed", packed, dtypes=(torch.uint8,), device=x.device)
+    check_shape("weight.packed", packed, shapes["packed"])
+    check_tensor("weight.scale", scale, dtypes=(torch.float32,), device=x.device)
+    check_shape("weight.scale", scale, shapes["scale"])
+    _check_zero(zero, f, x.device, shapes["zero"])
+    if global_scale is not None:
+        raise ValueError("weight.global_scale: the CUDA layout folds the NVFP4 global scale into "
+                         "weight.scale; expected None")
+    _check_perm(perm, k, x.device)
 
 
 def _linear_prepacked_fake(x, packed, scale, zero, global_scale, perm, bias, fmt, layout, n, k):
@@ -283,6 +301,26 @@ def _linear_prepacked_cpu(x, packed, scale, zero, global_scale, perm, bias, fmt,
     return y.reshape(*x.shape[:-1], n)
 
 
+def _linear_prepacked_cuda(x, packed, scale, zero, global_scale, perm, bias, fmt, layout, n, k):
+    f, _ = _prepacked_checks(x, packed, scale, zero, global_scale, perm, bias, fmt, layout, n, k)
+    mod = _ext.optional_module("_C_cuda")
+    if mod is None:
+        raise RuntimeError("qkern.w4a16_linear: qkern._C_cuda is not available (built without CUDA "
+                           "or failed to load); use the canonical QuantizedTensor (reference path)")
+    x2 = x.reshape(-1, k)
+    if perm is not None:  # act-order: x's columns in packed order (one gather pass over x)
+        x2 = x2.index_select(1, perm)
+    m = x2.shape[0]
+    splits = _C.w4a16_cuda_splits(m, n, k, _sm_count(x.device))
+    y = run_w4a16(mod, x2, packed, scale, zero, bias, f, n, k, splits,
+                  torch.cuda.current_stream(x.device).cuda_stream)
+    return y.reshape(*x.shape[:-1], n)
+
+
+def _sm_count(device: torch.device) -> int:
+    return torch.cuda.get_device_properties(device).multi_processor_count
+
+
 def _linear_prepacked_reference(x, packed, scale, zero, global_scale, perm, bias, fmt, layout, n, k):
     raise ValueError(f"weight: prepacked for backend '{_layout_backend(layout)}' (layout '{layout}'), "
                      f"but x is on {x.device}, which has no kernel for it; use the canonical "
@@ -292,7 +330,7 @@ def _linear_prepacked_reference(x, packed, scale, zero, global_scale, perm, bias
 register("w4a16_linear_prepacked",
          "(Tensor x, Tensor packed, Tensor scale, Tensor? zero, Tensor? global_scale, Tensor? perm, "
          "Tensor? bias, str fmt, str layout, int n, int k) -> Tensor",
-         fake=_linear_prepacked_fake, cpu=_linear_prepacked_cpu,
+         fake=_linear_prepacked_fake, cpu=_linear_prepacked_cpu, cuda=_linear_prepacked_cuda,
          reference=_linear_prepacked_reference)
 
 
@@ -370,10 +408,12 @@ def prepack(weight: QuantizedTensor, device: Union[str, torch.device, None] = No
     if not isinstance(weight, QuantizedTensor):
         raise TypeError(f"weight: expected a qkern.QuantizedTensor, got {type(weight).__name__}")
     device = torch.device(device) if device is not None else weight.device
-    if device.type != "cpu":
-        raise NotImplementedError(f"qkern.ops.prepack: no W4 layout for device '{device.type}' yet "
-                                  "(the CUDA kernel is a follow-up); keep the canonical "
-                                  "QuantizedTensor (reference path) or prepack for 'cpu'")
+    if device.type not in ("cpu", "cuda"):
+        raise NotImplementedError(f"qkern.ops.prepack: no W4 layout for device '{device.type}'; keep "
+                                  "the canonical QuantizedTensor (reference path) or prepack for "
+                                  "'cpu' or 'cuda'")
+    if device.type == "cuda":
+        return _prepack_for_cuda(weight, device, g_idx)
     w = weight.to(device)
     f = _weight_format(w.fmt.spec)
     if w.qdata.dim() != 2:
@@ -387,6 +427,22 @@ def prepack(weight: QuantizedTensor, device: Union[str, torch.device, None] = No
     out = torch.ops.qkern.w4a16_prepack(w.qdata, w.scale, w.zero, w.global_scale, perm, f.spec)
     return PrepackedWeight(packed=out[0], scale=out[1], fmt=f, shape=(n, k), layout=CPU_LAYOUT,
                            zero=out[2] if f.has_zero else None, global_scale=w.global_scale, perm=perm)
+
+
+def _prepack_for_cuda(weight: QuantizedTensor, device: torch.device, g_idx) -> PrepackedWeight:
+    """The CUDA layout (gemm_cuda.py), made on the CPU once and moved to ``device``."""
+    f = _weight_format(weight.fmt.spec)
+    w = weight.to("cpu")
+    n, k, block = _check_canonical(w.qdata, w.scale, w.zero, w.global_scale, f)
+    perm = None
+    if g_idx is not None:
+        if not isinstance(f, INT4):
+            raise ValueError(f"g_idx: act-order applies to INT4 weights, got {f.spec}")
+        perm = _perm_from_g_idx(g_idx.to("cpu"), k, block, torch.device("cpu"))
+    packed, scale, zero = cuda_prepack(w.qdata, w.scale, w.zero, w.global_scale, f, perm)
+    move = lambda t: None if t is None else t.to(device)  # noqa: E731
+    return PrepackedWeight(packed=move(packed), scale=move(scale), fmt=f, shape=(n, k),
+                           layout=CUDA_LAYOUT, zero=move(zero), perm=move(perm))
 
 
 def w4a16_linear(x: torch.Tensor, weight: Union[QuantizedTensor, PrepackedWeight],
