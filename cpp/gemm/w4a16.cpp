@@ -16,10 +16,8 @@ namespace qkern {
 namespace {
 
 const W4Kernels& kernels() {
-#if defined(QKERN_BUILD_AVX2)
-  if (active_isa() == Isa::kAvx2) return w4_kernels_avx2();
-#endif
-  return w4_kernels_scalar();
+  return pick_kernels<W4Kernels>(w4_kernels_scalar, QKERN_IF_AVX2(w4_kernels_avx2),
+                                 QKERN_IF_AVX512(w4_kernels_avx512));
 }
 
 // perm (null, or [k] column indices) stays inside the k columns it indexes.

@@ -72,5 +72,8 @@ const W4Kernels& w4_kernels_scalar();
 #if defined(QKERN_BUILD_AVX2)
 const W4Kernels& w4_kernels_avx2();
 #endif
+#if defined(QKERN_BUILD_AVX512)
+const W4Kernels& w4_kernels_avx512();  // GEMV in AVX-512; dequant / micro / scales: AVX2's
+#endif
 
 }  // namespace qkern
