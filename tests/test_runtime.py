@@ -83,7 +83,8 @@ def test_info_reports_the_machine():
 
     data = info.collect()
     assert data["backends"][0] == "cpu" and data["qkern"] == qkern.__version__
-    assert set(data["cpu_features"]) == {"avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl"}
+    assert set(data["cpu_features"]) == {"avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl",
+                                          "avx512bf16"}
     text = info.format_info(data)
     assert "cpu features" in text and "cuda" in text
 

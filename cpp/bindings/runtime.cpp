@@ -23,6 +23,7 @@ void register_runtime(py::module_& m) {
     d["avx512f"] = f.avx512f;
     d["avx512bw"] = f.avx512bw;
     d["avx512vl"] = f.avx512vl;
+    d["avx512bf16"] = f.avx512bf16;
     return d;
   }, "CPU features detected at run time.");
   m.def("compiled_isas", [] {

@@ -17,6 +17,7 @@ const CpuFeatures& cpu_features() {
     r.avx512f = __builtin_cpu_supports("avx512f");
     r.avx512bw = __builtin_cpu_supports("avx512bw");
     r.avx512vl = __builtin_cpu_supports("avx512vl");
+    r.avx512bf16 = __builtin_cpu_supports("avx512bf16");
 #endif
     return r;
   }();

@@ -8,7 +8,8 @@
 namespace qkern {
 
 struct CpuFeatures {
-  bool avx2 = false, fma = false, f16c = false, avx512f = false, avx512bw = false, avx512vl = false;
+  bool avx2 = false, fma = false, f16c = false, avx512f = false, avx512bw = false, avx512vl = false,
+       avx512bf16 = false;  // optional within kAvx512: kernels check it themselves
 };
 
 const CpuFeatures& cpu_features();

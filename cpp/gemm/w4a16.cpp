@@ -106,11 +106,25 @@ void store_rows(const W4A16Params& p, const float* acc, int64_t ldacc, int64_t m
 void run_gemv(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w, const float* xw,
               const float* xsum) {
   const W4Kernels& k = kernels();
+  // bf16 activations are exact in bf16: the level's bf16 GEMV (if any) takes them as bf16
+  // pairs, x[2j] in the low half (the fp32 xw holds them exactly: truncation is exact).
+  const bool bf16 = k.gemv_bf16 && p.x_dtype == DType::kBF16;
+  thread_local std::vector<uint32_t> xpairs;
+  if (bf16) {
+    xpairs.resize(size_t(p.m * s.k_pad / 2));
+    const uint32_t* bits = reinterpret_cast<const uint32_t*>(xw);
+    for (int64_t j = 0; j < p.m * s.k_pad / 2; ++j)
+      xpairs[j] = (bits[2 * j] >> 16) | (bits[2 * j + 1] & 0xFFFF0000u);
+  }
+  const uint32_t* xp = xpairs.data();  // the calling thread's buffer (workers have their own)
   parallel_for(s.n_pad / kW4TileN, 1, [&](int64_t t0, int64_t t1) {
     const int64_t ldo = (t1 - t0) * kW4TileN;
     thread_local std::vector<float> out;
     out.resize(size_t(p.m * ldo));
-    k.gemv(w, xw, s.k_pad, xsum, s.groups, int(p.m), t0, t1, out.data(), ldo);
+    if (bf16)
+      k.gemv_bf16(w, xp, s.k_pad / 2, xsum, s.groups, int(p.m), t0, t1, out.data(), ldo);
+    else
+      k.gemv(w, xw, s.k_pad, xsum, s.groups, int(p.m), t0, t1, out.data(), ldo);
     const int64_t n0 = t0 * kW4TileN;
     store_rows(p, out.data(), ldo, 0, p.m, n0, std::min(s.n, t1 * kW4TileN) - n0);
   });

@@ -66,6 +66,10 @@ struct W4Kernels {
                 int mr, bool accumulate);
   // The 8 scales of tile t in group g as fp32 (what gemv and dequant use); for tests.
   void (*scales)(const W4Weights& w, int64_t t, int64_t g, float* out);
+  // Optional (null where absent): gemv for activations exact in bf16, x given as bf16
+  // pairs u32 [mr][k_pad / 2] (row stride ldx; low half x[2j], high half x[2j + 1]).
+  void (*gemv_bf16)(const W4Weights& w, const uint32_t* x, int64_t ldx, const float* xsum,
+                    int64_t ldxs, int mr, int64_t t0, int64_t t1, float* out, int64_t ldo);
 };
 
 const W4Kernels& w4_kernels_scalar();

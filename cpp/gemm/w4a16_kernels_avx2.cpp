@@ -220,7 +220,7 @@ void scales(const W4Weights& w, int64_t t, int64_t g, float* out) {
 }  // namespace
 
 const W4Kernels& w4_kernels_avx2() {
-  static const W4Kernels k{gemv, dequant, micro, scales};
+  static const W4Kernels k{gemv, dequant, micro, scales, nullptr};
   return k;
 }
 
