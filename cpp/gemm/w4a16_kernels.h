@@ -12,6 +12,13 @@ namespace qkern {
 // How the prepacked scales are stored: the canonical encodings, decoded in the kernels.
 enum class W4ScaleKind : int { kF32, kF16, kBF16, kE8m0, kE4m3 };
 
+// Rows up to which a level's bf16 GEMV (W4Kernels::gemv_bf16, where present) replaces the
+// GEMM of w4a16_cpu_plan for bf16 activations; the driver calls it in blocks of
+// kW4GemvMaxM rows. Measured on Zen 4 (AVX-512 level, docs/gemm.md): 1.3x torch's int4
+// kernel at M = 9, 16, 24 and 32, where the AVX2-parts GEMM is 0.65x to 0.85x; larger M
+// not measured.
+constexpr int64_t kW4Bf16GemvMaxM = 32;
+
 // A prepacked weight as the kernels see it. Value of element (n, k) in group g:
 //   INT4     (table[code] + 8 - zero[n, g]) * scale[n, g]   (table[c] = c - 8; zero 8 if sym)
 //   MXFP4    table[code] * e8m0(scale[n, g])                 (table[c] = e2m1(c))
