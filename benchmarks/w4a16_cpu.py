@@ -2,6 +2,7 @@
 dense fp32 GEMV and the machine's copy bandwidth, all measured in the same run.
 
     PYTHONPATH=python python benchmarks/w4a16_cpu.py [--n 4096 --k 4096 --reps 50]
+        [--isa avx2,avx512]   (qkern CPU levels to time side by side; default: the active one)
 
 Baselines (torch 2.13 CPU):
   torch int4  torch.ops.aten._weight_int4pack_mm_for_cpu(x_bf16, w_packed, group, sz) with
@@ -9,8 +10,9 @@ Baselines (torch 2.13 CPU):
               (q in 0..15) and sz [K/group, N, 2] bf16 = (scale, offset): value (q - 8) * s + z.
   dense fp32  x_f32 @ W_f32.T (the GEMV reads 4 bytes per weight).
   copy        dst.copy_(src) of a 256 MiB fp32 tensor, bytes read + written.
-Run with ATEN_CPU_CAPABILITY=avx2 to compare against torch's AVX2 code paths (the level
-qkern's CPU kernels use) on an AVX-512 machine.
+Run with ATEN_CPU_CAPABILITY=avx2 to compare against torch's AVX2 code paths on an AVX-512
+machine. With several --isa levels, every qkern candidate selects its level before each
+call (an atomic store), so all levels are timed in the same run.
 
 Timings are medians over --reps calls, in blocks per candidate repeated over 5 rounds
 (see median_times). "hot": the same weight every call (an
@@ -75,7 +77,12 @@ def main() -> None:
     ap.add_argument("--cpu-time", action="store_true",
                     help="with --threads 1: time the calling thread's CPU time instead of wall "
                          "time (robust to a loaded machine descheduling the benchmark)")
+    ap.add_argument("--isa", default=None,
+                    help="comma-separated qkern CPU levels (from qkern._C.compiled_isas())")
     args = ap.parse_args()
+    isas = args.isa.split(",") if args.isa else [qkern._C.get_isa()]
+    for isa in isas:
+        qkern._C.set_isa(isa)  # ValueError if not available here
     if args.cpu_time:
         if args.threads != 1:
             ap.error("--cpu-time measures one thread: use it with --threads 1")
@@ -88,7 +95,7 @@ def main() -> None:
 
     bw = copy_bandwidth(max(10, args.reps // 5))
     print(f"machine: {torch.get_num_threads()} threads ({'thread CPU time' if args.cpu_time else 'wall time'}), "
-          f"qkern ISA {qkern._C.get_isa()}, torch CPU capability "
+          f"qkern ISA {','.join(isas)}, torch CPU capability "
           f"{torch.backends.cpu.get_cpu_capability()}, "
           f"copy bandwidth {bw / 1e9:.1f} GB/s (read + write), load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
@@ -96,9 +103,10 @@ def main() -> None:
     w = torch.randn(n, k)
     fmts = {"int4": formats.INT4(g), "mxfp4": formats.MXFP4(), "nvfp4": formats.NVFP4()}
     packed = {name: ops.prepack(ops.quantize(w.bfloat16(), f)) for name, f in fmts.items()}
-    copies = {name: [p] + [ops.prepack(ops.quantize(w.bfloat16() * (i + 2), fmts[name]))
-                           for i in range(7)] for name, p in packed.items()}
-    rot = {name: 0 for name in fmts}
+    # cold runs: INT4 only (the formats' hot ratios carry over)
+    copies = {"int4": [packed["int4"]] + [ops.prepack(ops.quantize(w.bfloat16() * (i + 2), fmts["int4"]))
+                                          for i in range(7)]}
+    rot = {"int4": 0}
 
     # torch's int4 CPU kernel on the same codes and scales (zero offset 0 = symmetric)
     q = packed["int4"]
@@ -114,20 +122,29 @@ def main() -> None:
         ms = [int(m) for m in args.ms.split(",")]
     print(f"\nN = {n}, K = {k}, INT4 group {g}; weight bytes (codes + scales): "
           + ", ".join(f"{name} {weight_bytes(p) / 2**20:.2f} MiB" for name, p in packed.items()))
-    header = f"{'M':>3} {'case':<18} {'ms':>8} {'GB/s':>7} {'%copy':>6} {'GMAC/s':>7}"
+    header = f"{'M':>3} {'case':<25} {'ms':>8} {'GB/s':>7} {'%copy':>6} {'GMAC/s':>7}"
     print(header)
     for m in ms:
         x = torch.randn(m, k).bfloat16()
         xf = x.float()
 
-        def cold(name):
+        def hot(p, isa):
             def fn():
+                qkern._C.set_isa(isa)
+                return ops.w4a16_linear(x, p)
+            return fn
+
+        def cold(name, isa):
+            def fn():
+                qkern._C.set_isa(isa)
                 rot[name] = (rot[name] + 1) % len(copies[name])
                 return ops.w4a16_linear(x, copies[name][rot[name]])
             return fn
 
-        fns = {f"qkern {name} hot": (lambda p=p: ops.w4a16_linear(x, p)) for name, p in packed.items()}
-        fns.update({f"qkern {name} cold": cold(name) for name in fmts})
+        fns = {}
+        for isa in isas:
+            fns.update({f"qkern {name} hot {isa}": hot(p, isa) for name, p in packed.items()})
+            fns[f"qkern int4 cold {isa}"] = cold("int4", isa)
         fns["torch int4"] = lambda: torch.ops.aten._weight_int4pack_mm_for_cpu(x, t_packed, g, sz)
         fns["dense fp32"] = lambda: xf @ w_dense.t()
         reps = args.reps if m <= 4 else max(5, args.reps // 4)
@@ -135,12 +152,14 @@ def main() -> None:
         for name, sec in t.items():
             nbytes = (weight_bytes(packed[name.split()[1]]) if name.startswith("qkern")
                       else t_packed.numel() + sz.numel() * 2 if name == "torch int4" else n * k * 4)
-            print(f"{m:>3} {name:<18} {sec * 1e3:8.3f} {nbytes / sec / 1e9:7.1f} "
+            print(f"{m:>3} {name:<25} {sec * 1e3:8.3f} {nbytes / sec / 1e9:7.1f} "
                   f"{100 * nbytes / sec / bw:6.0f} {m * n * k / sec / 1e9:7.1f}")
-        print(f"{m:>3} ratios: torch int4 / qkern int4 hot = {t['torch int4'] / t['qkern int4 hot']:.2f}x, "
-              f"dense fp32 / qkern int4 hot = {t['dense fp32'] / t['qkern int4 hot']:.2f}x, "
-              f"mxfp4 / int4 = {t['qkern mxfp4 hot'] / t['qkern int4 hot']:.2f}x, "
-              f"nvfp4 / int4 = {t['qkern nvfp4 hot'] / t['qkern int4 hot']:.2f}x")
+        for isa in isas:
+            i4 = t[f"qkern int4 hot {isa}"]
+            print(f"{m:>3} ratios {isa}: torch int4 / qkern int4 hot = {t['torch int4'] / i4:.2f}x, "
+                  f"dense fp32 / qkern int4 hot = {t['dense fp32'] / i4:.2f}x, "
+                  f"mxfp4 / int4 = {t[f'qkern mxfp4 hot {isa}'] / i4:.2f}x, "
+                  f"nvfp4 / int4 = {t[f'qkern nvfp4 hot {isa}'] / i4:.2f}x")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(params=list(_C.compiled_isas()))
 def cpu_isa(request):
-    """Runs a test once per CPU kernel level compiled in (scalar, avx2), then restores."""
+    """Runs a test once per CPU kernel level compiled in (scalar, avx2, avx512), then restores."""
     before = _C.get_isa()
     try:
         _C.set_isa(request.param)

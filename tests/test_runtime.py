@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -55,12 +58,33 @@ def test_isa_switch():
         _C.set_isa(before)
 
 
+def test_default_isa_is_the_best_available():
+    """Levels are ordered scalar < avx2 < avx512; the module starts at the highest one that
+    is compiled in and that this CPU supports (unless QKERN_CPU_ISA lowers it)."""
+    if "QKERN_CPU_ISA" in os.environ:
+        pytest.skip("QKERN_CPU_ISA set: the default level is lowered on purpose")
+    f = _C.cpu_features()
+    supported = {"scalar": True, "avx2": f["avx2"] and f["fma"] and f["f16c"]}
+    supported["avx512"] = supported["avx2"] and f["avx512f"] and f["avx512bw"] and f["avx512vl"]
+    best = [isa for isa in _C.compiled_isas() if supported[isa]][-1]
+    code = "from qkern import _C; print(_C.get_isa())"
+    env = {k: v for k, v in os.environ.items() if k != "QKERN_CPU_ISA"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == best
+    env["QKERN_CPU_ISA"] = "scalar"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "scalar"
+
+
 def test_info_reports_the_machine():
     from qkern import info
 
     data = info.collect()
     assert data["backends"][0] == "cpu" and data["qkern"] == qkern.__version__
-    assert set(data["cpu_features"]) == {"avx2", "fma", "f16c", "avx512f"}
+    assert set(data["cpu_features"]) == {"avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl",
+                                          "avx512bf16"}
     text = info.format_info(data)
     assert "cpu features" in text and "cuda" in text
 

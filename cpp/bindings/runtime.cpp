@@ -21,6 +21,9 @@ void register_runtime(py::module_& m) {
     d["fma"] = f.fma;
     d["f16c"] = f.f16c;
     d["avx512f"] = f.avx512f;
+    d["avx512bw"] = f.avx512bw;
+    d["avx512vl"] = f.avx512vl;
+    d["avx512bf16"] = f.avx512bf16;
     return d;
   }, "CPU features detected at run time.");
   m.def("compiled_isas", [] {
@@ -29,15 +32,19 @@ void register_runtime(py::module_& m) {
 #if defined(QKERN_BUILD_AVX2)
     l.append("avx2");
 #endif
+#if defined(QKERN_BUILD_AVX512)
+    l.append("avx512");
+#endif
     return l;
   }, "Instruction-set levels compiled into this binary.");
   m.def("get_isa", [] { return std::string(isa_name(active_isa())); },
         "The instruction-set level the CPU kernels use now.");
   m.def("set_isa", [](const std::string& name) {
-    Isa isa = name == "avx2" ? Isa::kAvx2 : Isa::kScalar;
-    if ((name != "avx2" && name != "scalar") || !set_isa(isa))
+    Isa isa;
+    if (!isa_from_name(name.c_str(), &isa) || !set_isa(isa))
       throw py::value_error("set_isa: expected 'scalar' or an available level, got '" + name + "'");
-  }, py::arg("isa"), "Select the CPU kernel level ('scalar' or 'avx2'); for tests and benchmarks.");
+  }, py::arg("isa"),
+     "Select the CPU kernel level ('scalar', 'avx2' or 'avx512'); for tests and benchmarks.");
   m.def("get_num_threads", &num_threads);
   m.def("set_num_threads", [](int n) {
     if (n < 1) throw py::value_error("set_num_threads: expected n >= 1, got " + std::to_string(n));

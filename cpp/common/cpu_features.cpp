@@ -15,6 +15,9 @@ const CpuFeatures& cpu_features() {
     r.fma = __builtin_cpu_supports("fma");
     r.f16c = __builtin_cpu_supports("f16c");
     r.avx512f = __builtin_cpu_supports("avx512f");
+    r.avx512bw = __builtin_cpu_supports("avx512bw");
+    r.avx512vl = __builtin_cpu_supports("avx512vl");
+    r.avx512bf16 = __builtin_cpu_supports("avx512bf16");
 #endif
     return r;
   }();
@@ -22,20 +25,35 @@ const CpuFeatures& cpu_features() {
 }
 
 static bool isa_available(Isa isa) {
-  if (isa == Isa::kScalar) return true;
-#if defined(QKERN_BUILD_AVX2)
   const CpuFeatures& f = cpu_features();
-  return f.avx2 && f.fma && f.f16c;
+  switch (isa) {
+    case Isa::kScalar: return true;
+    case Isa::kAvx2:
+#if defined(QKERN_BUILD_AVX2)
+      return f.avx2 && f.fma && f.f16c;
 #else
-  return false;
+      return false;
 #endif
+    case Isa::kAvx512:
+#if defined(QKERN_BUILD_AVX512)
+      return isa_available(Isa::kAvx2) && f.avx512f && f.avx512bw && f.avx512vl;
+#else
+      return false;
+#endif
+  }
+  return false;
 }
+
+static const char* const kIsaNames[] = {"scalar", "avx2", "avx512"};
 
 static std::atomic<int>& isa_slot() {
   static std::atomic<int> slot([] {
-    Isa best = isa_available(Isa::kAvx2) ? Isa::kAvx2 : Isa::kScalar;
+    Isa best = Isa::kScalar, env_isa;
+    for (Isa isa : {Isa::kAvx2, Isa::kAvx512})
+      if (isa_available(isa)) best = isa;
+    // the variable can only lower the level
     const char* env = std::getenv("QKERN_CPU_ISA");
-    if (env && std::strcmp(env, "scalar") == 0) best = Isa::kScalar;
+    if (env && isa_from_name(env, &env_isa) && env_isa < best) best = env_isa;
     return int(best);
   }());
   return slot;
@@ -49,6 +67,12 @@ bool set_isa(Isa isa) {
   return true;
 }
 
-const char* isa_name(Isa isa) { return isa == Isa::kAvx2 ? "avx2" : "scalar"; }
+const char* isa_name(Isa isa) { return kIsaNames[int(isa)]; }
+
+bool isa_from_name(const char* name, Isa* isa) {
+  for (int i = 0; i < 3; ++i)
+    if (std::strcmp(name, kIsaNames[i]) == 0) return *isa = Isa(i), true;
+  return false;
+}
 
 }  // namespace qkern

@@ -16,10 +16,7 @@
 namespace qkern {
 
 const RowKernels& active_row_kernels() {
-#if defined(QKERN_BUILD_AVX2)
-  if (active_isa() == Isa::kAvx2) return row_kernels_avx2();
-#endif
-  return row_kernels_scalar();
+  return pick_kernels<RowKernels>(row_kernels_scalar, QKERN_IF_AVX2(row_kernels_avx2), nullptr);
 }
 
 namespace {

@@ -16,10 +16,8 @@ namespace qkern {
 namespace {
 
 const W4Kernels& kernels() {
-#if defined(QKERN_BUILD_AVX2)
-  if (active_isa() == Isa::kAvx2) return w4_kernels_avx2();
-#endif
-  return w4_kernels_scalar();
+  return pick_kernels<W4Kernels>(w4_kernels_scalar, QKERN_IF_AVX2(w4_kernels_avx2),
+                                 QKERN_IF_AVX512(w4_kernels_avx512));
 }
 
 // perm (null, or [k] column indices) stays inside the k columns it indexes.
@@ -105,14 +103,44 @@ void store_rows(const W4A16Params& p, const float* acc, int64_t ldacc, int64_t m
   }
 }
 
+// bf16 activations are exact in bf16: the level's bf16 GEMV (if any) takes them as bf16
+// pairs, x[2j] in the low half (the fp32 xw holds them exactly: truncation is exact).
+bool use_gemv_bf16(const W4A16Params& p) {
+  return kernels().gemv_bf16 && p.x_dtype == DType::kBF16;
+}
+
+// GEMV over all m rows: blocks of kW4GemvMaxM rows per kernel call; with more than one
+// block (bf16 GEMV only, m <= kW4Bf16GemvMaxM), a call per strip pair so that the later
+// row blocks read the pair's tiles from L1 / L2.
 void run_gemv(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w, const float* xw,
               const float* xsum) {
   const W4Kernels& k = kernels();
+  const bool bf16 = use_gemv_bf16(p);
+  thread_local std::vector<uint32_t> xpairs;
+  if (bf16) {
+    xpairs.resize(size_t(p.m * s.k_pad / 2));
+    const uint32_t* bits = reinterpret_cast<const uint32_t*>(xw);
+    for (int64_t j = 0; j < p.m * s.k_pad / 2; ++j)
+      xpairs[j] = (bits[2 * j] >> 16) | (bits[2 * j + 1] & 0xFFFF0000u);
+  }
+  const uint32_t* xp = xpairs.data();  // the calling thread's buffer (workers have their own)
   parallel_for(s.n_pad / kW4TileN, 1, [&](int64_t t0, int64_t t1) {
     const int64_t ldo = (t1 - t0) * kW4TileN;
     thread_local std::vector<float> out;
     out.resize(size_t(p.m * ldo));
-    k.gemv(w, xw, s.k_pad, xsum, s.groups, int(p.m), t0, t1, out.data(), ldo);
+    const int64_t tstep = p.m > kW4GemvMaxM ? 2 : t1 - t0;
+    for (int64_t ta = t0; ta < t1; ta += tstep) {
+      const int64_t tb = std::min(t1, ta + tstep);
+      for (int64_t i0 = 0; i0 < p.m; i0 += kW4GemvMaxM) {
+        const int mr = int(std::min<int64_t>(kW4GemvMaxM, p.m - i0));
+        const float* xs = xsum ? xsum + i0 * s.groups : nullptr;
+        float* o = out.data() + i0 * ldo + (ta - t0) * kW4TileN;
+        if (bf16)
+          k.gemv_bf16(w, xp + i0 * s.k_pad / 2, s.k_pad / 2, xs, s.groups, mr, ta, tb, o, ldo);
+        else
+          k.gemv(w, xw + i0 * s.k_pad, s.k_pad, xs, s.groups, mr, ta, tb, o, ldo);
+      }
+    }
     const int64_t n0 = t0 * kW4TileN;
     store_rows(p, out.data(), ldo, 0, p.m, n0, std::min(s.n, t1 * kW4TileN) - n0);
   });
@@ -217,7 +245,7 @@ Status w4a16_linear_cpu(const W4A16Params& p) {
                [&](int64_t m0, int64_t m1) { convert_x(p, s, m0, m1, xw, xsum); });
 
   const W4CpuPlan plan = w4a16_cpu_plan(p.m, s, num_threads());
-  if (plan.gemv)
+  if (plan.gemv || (p.m <= kW4Bf16GemvMaxM && use_gemv_bf16(p)))
     run_gemv(p, s, w, xw, xsum);
   else
     run_gemm(p, s, w, xw, plan);

@@ -12,6 +12,13 @@ namespace qkern {
 // How the prepacked scales are stored: the canonical encodings, decoded in the kernels.
 enum class W4ScaleKind : int { kF32, kF16, kBF16, kE8m0, kE4m3 };
 
+// Rows up to which a level's bf16 GEMV (W4Kernels::gemv_bf16, where present) replaces the
+// GEMM of w4a16_cpu_plan for bf16 activations; the driver calls it in blocks of
+// kW4GemvMaxM rows. Measured on Zen 4 (AVX-512 level, docs/gemm.md): 1.3x torch's int4
+// kernel at M = 9, 16, 24 and 32, where the AVX2-parts GEMM is 0.65x to 0.85x; larger M
+// not measured.
+constexpr int64_t kW4Bf16GemvMaxM = 32;
+
 // A prepacked weight as the kernels see it. Value of element (n, k) in group g:
 //   INT4     (table[code] + 8 - zero[n, g]) * scale[n, g]   (table[c] = c - 8; zero 8 if sym)
 //   MXFP4    table[code] * e8m0(scale[n, g])                 (table[c] = e2m1(c))
@@ -66,11 +73,18 @@ struct W4Kernels {
                 int mr, bool accumulate);
   // The 8 scales of tile t in group g as fp32 (what gemv and dequant use); for tests.
   void (*scales)(const W4Weights& w, int64_t t, int64_t g, float* out);
+  // Optional (null where absent): gemv for activations exact in bf16, x given as bf16
+  // pairs u32 [mr][k_pad / 2] (row stride ldx; low half x[2j], high half x[2j + 1]).
+  void (*gemv_bf16)(const W4Weights& w, const uint32_t* x, int64_t ldx, const float* xsum,
+                    int64_t ldxs, int mr, int64_t t0, int64_t t1, float* out, int64_t ldo);
 };
 
 const W4Kernels& w4_kernels_scalar();
 #if defined(QKERN_BUILD_AVX2)
 const W4Kernels& w4_kernels_avx2();
+#endif
+#if defined(QKERN_BUILD_AVX512)
+const W4Kernels& w4_kernels_avx512();  // GEMV in AVX-512; dequant / micro / scales: AVX2's
 #endif
 
 }  // namespace qkern

@@ -1,5 +1,5 @@
 // AVX2+FMA+F16C W4A16 kernels. Compiled with -mavx2 -mfma -mf16c (the _avx2.cpp suffix);
-// entered only when active_isa() == Isa::kAvx2.
+// entered only when active_isa() >= Isa::kAvx2 (pick_kernels).
 //
 // Decoding a 32-byte tile (8 channels x 8 inputs, order in qkern/gemm.h) into 8 fp32
 // vectors, one per input k, lanes = channels: every format's 16 code values are exact in
@@ -9,33 +9,24 @@
 // 3 ops to split nibbles, 4 PSHUFB, 4 UNPCK, 8 shift/mask: 20 ops for 8 vectors, no
 // int->float conversion, and the same cost for INT4, E2M1 and asymmetric INT4.
 //
-// Scale decoders (8 channels at once) reproduce the codecs of qkern/codecs.h bit for bit:
-//   E8M0  bits = e << 23 for e in 1..254; e = 0 -> 0x00400000 (2^-127), e = 255 -> NaN.
-//   E4M3  ((c & 0x7F) << 7) | ((c & 0x80) << 8) is the fp16 of e4m3(c) * 2^-8, subnormals
-//         included (both formats put the exponent right above the mantissa); F16C converts,
-//         one multiply by 256 * d restores the value and applies the global scale in a
-//         single rounding, as e4m3_to_f32(c) * d does; |c| = 0x7F is forced to NaN.
+// Scale decoders: gemm/w4a16_x86.h.
 #include <immintrin.h>
 
 #include <utility>
 
 #include "gemm/w4a16_kernels.h"
+#include "gemm/w4a16_x86.h"
 
 namespace qkern {
 namespace {
 
 struct Tables {
-  __m256i lo, hi;  // PSHUFB tables (both 128-bit halves): low / high byte of each code's bf16
+  __m256i lo, hi;  // w4_byte_tables in both 128-bit halves
 };
 
 Tables make_tables(const W4Weights& w) {
-  alignas(16) uint8_t lo[16], hi[16];
-  for (int c = 0; c < 16; ++c) {
-    lo[c] = uint8_t(w.table[c] & 0xFF);
-    hi[c] = uint8_t(w.table[c] >> 8);
-  }
-  return {_mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(lo))),
-          _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(hi)))};
+  const W4ByteTables t = w4_byte_tables(w);
+  return {_mm256_broadcastsi128_si256(t.lo), _mm256_broadcastsi128_si256(t.hi)};
 }
 
 // idx: one code (0..15) per byte, 32 codes -> 4 vectors w[0..3] (tile order of gemm.h).
@@ -57,87 +48,15 @@ QK_FORCEINLINE void decode_tile(const uint8_t* tile, const Tables& tb, __m256* w
   decode_codes(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), nib), tb, w + 4);
 }
 
-template <W4ScaleKind SK>
-constexpr int kScaleBytes = SK == W4ScaleKind::kF32 ? 4 : (SK == W4ScaleKind::kE8m0 || SK == W4ScaleKind::kE4m3) ? 1 : 2;
-
-// The 8 scales at p as fp32; mul256 = 256 * scale_mul (E4M3 only).
-template <W4ScaleKind SK>
-QK_FORCEINLINE __m256 load_scales(const uint8_t* p, __m256 mul256) {
-  if constexpr (SK == W4ScaleKind::kF32) {
-    return _mm256_loadu_ps(reinterpret_cast<const float*>(p));
-  } else if constexpr (SK == W4ScaleKind::kF16) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  } else if constexpr (SK == W4ScaleKind::kBF16) {
-    const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
-  } else if constexpr (SK == W4ScaleKind::kE8m0) {
-    const __m256i e = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
-    const __m256i edge = _mm256_or_si256(_mm256_cmpeq_epi32(e, _mm256_setzero_si256()),
-                                         _mm256_cmpeq_epi32(e, _mm256_set1_epi32(255)));
-    const __m256i bits = _mm256_or_si256(_mm256_slli_epi32(e, 23),
-                                         _mm256_and_si256(edge, _mm256_set1_epi32(0x00400000)));
-    return _mm256_castsi256_ps(bits);
-  } else {
-    const __m128i c = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
-    const __m128i mag = _mm_and_si128(c, _mm_set1_epi16(0x7F));
-    const __m128i h = _mm_or_si128(_mm_slli_epi16(mag, 7),
-                                   _mm_slli_epi16(_mm_and_si128(c, _mm_set1_epi16(0x80)), 8));
-    const __m256i nan = _mm256_cvtepi16_epi32(_mm_cmpeq_epi16(mag, _mm_set1_epi16(0x7F)));
-    return _mm256_or_ps(_mm256_mul_ps(_mm256_cvtph_ps(h), mul256), _mm256_castsi256_ps(nan));
-  }
-}
-
-// 8 - zero for the 8 channels at p.
-QK_FORCEINLINE __m256 load_zero_offsets(const uint8_t* p) {
-  const __m256i z = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
-  return _mm256_sub_ps(_mm256_set1_ps(8.0f), _mm256_cvtepi32_ps(z));
-}
-
-QK_FORCEINLINE const uint8_t* scale_at(const W4Weights& w, int64_t t, int64_t g, int bytes) {
-  return w.scale + (t * w.groups + g) * kW4TileN * bytes;
-}
-
 // ---------------------------------------------------------------- GEMV
 
-// Four fp32 vectors of partial sums, named rather than an array: GCC keeps __m256 arrays
-// of a kernel's accumulators in memory and stores them on every iteration.
-struct Chains {
-  __m256 c0, c1, c2, c3;
+struct Avx2Ops {
+  using V = __m256;
+  static V zero() { return _mm256_setzero_ps(); }
+  static V fmadd_bcast(const float* x, V w, V acc) { return _mm256_fmadd_ps(_mm256_broadcast_ss(x), w, acc); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
 };
-
-template <int J>
-QK_FORCEINLINE __m256& chain(Chains& ch) {
-  static_assert(J >= 0 && J < 4, "four chains");
-  if constexpr (J == 0) return ch.c0;
-  else if constexpr (J == 1) return ch.c1;
-  else if constexpr (J == 2) return ch.c2;
-  else return ch.c3;
-}
-
-// Input v of a tile into the chains of rows 0..MR-1 (x of row i at xr[i]): row i, input v
-// goes to chain i * P + v % P.
-template <int MR, int P, int V, int... I>
-QK_FORCEINLINE void fma_input(Chains& ch, const float* const* xr, __m256 w,
-                              std::integer_sequence<int, I...>) {
-  ((chain<I * P + V % P>(ch) =
-        _mm256_fmadd_ps(_mm256_broadcast_ss(xr[I] + V), w, chain<I * P + V % P>(ch))),
-   ...);
-}
-
-template <int MR, int P, int... V>
-QK_FORCEINLINE void fma_tile(Chains& ch, const float* const* xr, const __m256* wv,
-                             std::integer_sequence<int, V...>) {
-  (fma_input<MR, P, V>(ch, xr, wv[V], std::make_integer_sequence<int, MR>()), ...);
-}
-
-// Sum of row i's P chains.
-template <int P>
-QK_FORCEINLINE __m256 row_sum(const Chains& ch, int i) {
-  const __m256 c[4] = {ch.c0, ch.c1, ch.c2, ch.c3};
-  __m256 sum = c[i * P];
-  for (int q = 1; q < P; ++q) sum = _mm256_add_ps(sum, c[i * P + q]);
-  return sum;
-}
+using Chains = W4Chains<Avx2Ops>;
 
 // MR rows of one 8-channel strip over all of K. Each row sums a group in P partial vectors
 // (MR * P = 4 chains, enough to hide the FMA latency), then scales the sum once. One
@@ -160,14 +79,14 @@ void gemv_strip(const W4Weights& w, const Tables& tb, const float* x, int64_t ld
     for (int64_t c = 0; c < group_chunks; ++c, tile += kW4TileBytes) {
       __m256 wv[kW4TileK];
       decode_tile(tile, tb, wv);
-      fma_tile<MR, P>(ch, xr, wv, std::make_integer_sequence<int, kW4TileK>());
+      w4_fma_tile<MR, P>(ch, xr, wv, std::make_integer_sequence<int, kW4TileK>());
       for (int i = 0; i < MR; ++i) xr[i] += kW4TileK;
     }
     const __m256 s = load_scales<SK>(scale_at(w, t, g, kScaleBytes<SK>), mul256);
     __m256 zs = zero;
     if constexpr (Asym) zs = _mm256_mul_ps(load_zero_offsets(w.zero + (t * w.groups + g) * kW4TileN), s);
     for (int i = 0; i < MR; ++i) {
-      acc[i] = _mm256_fmadd_ps(row_sum<P>(ch, i), s, acc[i]);
+      acc[i] = _mm256_fmadd_ps(w4_row_sum<P>(ch, i), s, acc[i]);
       if constexpr (Asym) acc[i] = _mm256_fmadd_ps(zs, _mm256_set1_ps(xsum[i * ldxs + g]), acc[i]);
     }
   }
@@ -176,33 +95,26 @@ void gemv_strip(const W4Weights& w, const Tables& tb, const float* x, int64_t ld
 
 // Rows 0..MR1-1, then MR1..MR1+MR2-1 (MR2 may be 0) of each strip: the strip's second
 // pass reads its tiles from L1.
-template <W4ScaleKind SK, bool Asym, int MR1, int MR2>
-void gemv_rows(const W4Weights& w, const float* x, int64_t ldx, const float* xsum, int64_t ldxs,
-               int64_t t0, int64_t t1, float* out, int64_t ldo) {
-  const Tables tb = make_tables(w);
-  for (int64_t t = t0; t < t1; ++t) {
-    float* o = out + (t - t0) * kW4TileN;
-    gemv_strip<SK, Asym, MR1>(w, tb, x, ldx, xsum, ldxs, t, o, ldo);
-    if constexpr (MR2 > 0)
-      gemv_strip<SK, Asym, MR2>(w, tb, x + MR1 * ldx, ldx, xsum + MR1 * ldxs, ldxs, t,
-                                o + MR1 * ldo, ldo);
+template <W4ScaleKind SK, bool Asym>
+struct GemvRows {
+  template <int MR1, int MR2>
+  static void run(const W4Weights& w, const float* x, int64_t ldx, const float* xsum,
+                  int64_t ldxs, int64_t t0, int64_t t1, float* out, int64_t ldo) {
+    const Tables tb = make_tables(w);
+    for (int64_t t = t0; t < t1; ++t) {
+      float* o = out + (t - t0) * kW4TileN;
+      gemv_strip<SK, Asym, MR1>(w, tb, x, ldx, xsum, ldxs, t, o, ldo);
+      if constexpr (MR2 > 0)
+        gemv_strip<SK, Asym, MR2>(w, tb, x + MR1 * ldx, ldx, xsum + MR1 * ldxs, ldxs, t,
+                                  o + MR1 * ldo, ldo);
+    }
   }
-}
+};
 
 template <W4ScaleKind SK, bool Asym>
 void gemv_kind(const W4Weights& w, const float* x, int64_t ldx, const float* xsum, int64_t ldxs,
                int mr, int64_t t0, int64_t t1, float* out, int64_t ldo) {
-  static_assert(kW4GemvMaxM == 8 && kW4GemvRowBlock == 4, "one instantiation per row count");
-  switch (mr) {
-    case 1: return gemv_rows<SK, Asym, 1, 0>(w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
-    case 2: return gemv_rows<SK, Asym, 2, 0>(w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
-    case 3: return gemv_rows<SK, Asym, 3, 0>(w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
-    case 4: return gemv_rows<SK, Asym, 4, 0>(w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
-    case 5: return gemv_rows<SK, Asym, 4, 1>(w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
-    case 6: return gemv_rows<SK, Asym, 4, 2>(w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
-    case 7: return gemv_rows<SK, Asym, 4, 3>(w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
-    default: return gemv_rows<SK, Asym, 4, 4>(w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
-  }
+  w4_gemv_row_split<GemvRows<SK, Asym>>(mr, w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
 }
 
 // ---------------------------------------------------------------- GEMM parts
@@ -289,23 +201,6 @@ void scales_kind(const W4Weights& w, int64_t t, int64_t g, float* out) {
   _mm256_storeu_ps(out, load_scales<SK>(scale_at(w, t, g, kScaleBytes<SK>), mul256));
 }
 
-// Runtime (scale kind, zero point) -> one instantiation of F. E8M0/E4M3 scales come only
-// with symmetric formats (MXFP4, NVFP4).
-#define QK_W4_DISPATCH(w, F, ...)                                                        \
-  switch ((w).scale_kind) {                                                              \
-    case W4ScaleKind::kF32:                                                              \
-      return (w).zero ? F<W4ScaleKind::kF32, true>(__VA_ARGS__)                          \
-                      : F<W4ScaleKind::kF32, false>(__VA_ARGS__);                        \
-    case W4ScaleKind::kF16:                                                              \
-      return (w).zero ? F<W4ScaleKind::kF16, true>(__VA_ARGS__)                          \
-                      : F<W4ScaleKind::kF16, false>(__VA_ARGS__);                        \
-    case W4ScaleKind::kBF16:                                                             \
-      return (w).zero ? F<W4ScaleKind::kBF16, true>(__VA_ARGS__)                         \
-                      : F<W4ScaleKind::kBF16, false>(__VA_ARGS__);                       \
-    case W4ScaleKind::kE8m0: return F<W4ScaleKind::kE8m0, false>(__VA_ARGS__);           \
-    case W4ScaleKind::kE4m3: return F<W4ScaleKind::kE4m3, false>(__VA_ARGS__);           \
-  }
-
 void gemv(const W4Weights& w, const float* x, int64_t ldx, const float* xsum, int64_t ldxs,
           int mr, int64_t t0, int64_t t1, float* out, int64_t ldo) {
   QK_W4_DISPATCH(w, gemv_kind, w, x, ldx, xsum, ldxs, mr, t0, t1, out, ldo)
@@ -325,7 +220,7 @@ void scales(const W4Weights& w, int64_t t, int64_t g, float* out) {
 }  // namespace
 
 const W4Kernels& w4_kernels_avx2() {
-  static const W4Kernels k{gemv, dequant, micro, scales};
+  static const W4Kernels k{gemv, dequant, micro, scales, nullptr};
   return k;
 }
 

@@ -30,10 +30,8 @@ namespace qkern {
 namespace {
 
 const HadamardRowKernels& row_kernels() {
-#if defined(QKERN_BUILD_AVX2)
-  if (active_isa() == Isa::kAvx2) return hadamard_row_kernels_avx2();
-#endif
-  return hadamard_row_kernels_scalar();
+  return pick_kernels<HadamardRowKernels>(hadamard_row_kernels_scalar,
+                                          QKERN_IF_AVX2(hadamard_row_kernels_avx2), nullptr);
 }
 
 // Per-thread scratch, 64-byte aligned, grown on demand and kept: two fp32 rows and the

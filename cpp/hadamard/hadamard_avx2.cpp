@@ -1,5 +1,5 @@
 // AVX2+FMA+F16C loops of HadamardRowKernels. Compiled with -mavx2 -mfma -mf16c (the
-// _avx2.cpp suffix); entered only when active_isa() == Isa::kAvx2. Every loop computes
+// _avx2.cpp suffix); entered only when active_isa() >= Isa::kAvx2. Every loop computes
 // each element with the scalar table's operations in the scalar table's order (the
 // contract in hadamard.h), so the two tables give the same bits.
 //

@@ -1,0 +1,234 @@
+// AVX-512 W4A16 kernels. Compiled with AVX2+FMA+F16C and AVX-512 F/BW/VL (the _avx512.cpp
+// suffix); entered only when active_isa() >= Isa::kAvx512 (pick_kernels).
+//
+// Same prepacked layout as the AVX2 level (qkern.cpu.w4.n8k8.v1, qkern/gemm.h): a zmm holds
+// two 8-channel strips, tiles t (bytes 0..31, lanes 0..7) and t + 1 (bytes 32..63, lanes
+// 8..15) at the same K chunk. The AVX2 decode (w4a16_kernels_avx2.cpp) works within 128-bit
+// lanes (PSHUFB, UNPCKLO/HI_EPI8), so run on 512 bits it decodes each 256-bit half exactly
+// as it decodes one tile there: w[v] = [strip t | strip t+1] unscaled values of input v,
+// 16 channels per op at the cost of 8. Scales and zero points come from the two strips'
+// 8-channel decoders (gemm/w4a16_x86.h) joined into one zmm, so values and rounding per
+// channel are those of the AVX2 level (same chains, same order of the sums).
+//
+// Also compiled with -mavx512bf16: VDPBF16PS appears only in Bf16Ops (gemv_bf16), which
+// the table holds only where cpu_features().avx512bf16.
+//
+// Only the GEMV (M <= kW4GemvMaxM) is AVX-512 here; the GEMM parts (dequant, micro) and
+// scales are the AVX2 entries.
+#include <immintrin.h>
+
+#include "common/cpu_features.h"
+#include "gemm/w4a16_kernels.h"
+#include "gemm/w4a16_x86.h"
+
+namespace qkern {
+namespace {
+
+struct Tables {
+  __m512i lo, hi;  // w4_byte_tables in all four 128-bit lanes
+};
+
+Tables make_tables(const W4Weights& w) {
+  const W4ByteTables t = w4_byte_tables(w);
+  return {_mm512_broadcast_i32x4(t.lo), _mm512_broadcast_i32x4(t.hi)};
+}
+
+// idx: one code per byte, [tile t | tile t+1] -> u[0..1]: the codes' bf16 bits as 16-bit
+// words, the 32-bit lane of a channel holding inputs (v, v + 1): u[0] v = 0, 1; u[1] v = 2, 3
+// (for the low nibbles; the high ones give v + 4), per gemm.h's tile order in each half.
+QK_FORCEINLINE void words(__m512i idx, const Tables& tb, __m512* u) {
+  const __m512i a = _mm512_shuffle_epi8(tb.lo, idx), b = _mm512_shuffle_epi8(tb.hi, idx);
+  u[0] = _mm512_castsi512_ps(_mm512_unpacklo_epi8(a, b));
+  u[1] = _mm512_castsi512_ps(_mm512_unpackhi_epi8(a, b));
+}
+
+// Tiles a (strip t) and b (strip t+1, or a again for a lone last strip) in one zmm.
+QK_FORCEINLINE __m512i load_pair(const uint8_t* a, const uint8_t* b) {
+  return _mm512_inserti64x4(
+      _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a))),
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)), 1);
+}
+
+// The pair's unscaled fp32 values, w[v] = input v, v < 8: the even word of a lane by a
+// shift, the odd one by a mask.
+QK_FORCEINLINE void decode_pair(const uint8_t* a, const uint8_t* b, const Tables& tb, __m512* w) {
+  const __m512i bytes = load_pair(a, b), nib = _mm512_set1_epi8(0x0F);
+  const __m512i odd = _mm512_set1_epi32(int(0xFFFF0000u));
+  __m512 u[4];
+  words(_mm512_and_si512(bytes, nib), tb, u);
+  words(_mm512_and_si512(_mm512_srli_epi16(bytes, 4), nib), tb, u + 2);
+  for (int j = 0; j < 4; ++j) {
+    const __m512i uj = _mm512_castps_si512(u[j]);
+    w[2 * j] = _mm512_castsi512_ps(_mm512_slli_epi32(uj, 16));
+    w[2 * j + 1] = _mm512_castsi512_ps(_mm512_and_si512(uj, odd));
+  }
+}
+
+// The GEMV's arithmetic, two variants (Ops of W4Chains plus a tile decoder):
+//   Fp32Ops  x fp32 [mr][k_pad]; kInputs = 8 vectors per tile, one FMA each (as AVX2).
+//   Bf16Ops  x as bf16 pairs [mr][k_pad / 2] u32 (low half x[2j], high x[2j + 1]), exact
+//            only for bf16 activations; the decoded 16-bit words are already bf16, and
+//            word pair (v, v + 1) of a channel sits in one 32-bit lane, so VDPBF16PS adds
+//            x[2j] w[2j] + x[2j+1] w[2j+1] per lane: 4 instructions per tile, no
+//            bf16 -> fp32 widening (11 decode ops per 2 tiles instead of 19). Both
+//            products are exact in fp32; VDPBF16PS rounds to nearest even after each
+//            addition, treats bf16 denormal inputs as 0 and flushes denormal results.
+struct Fp32Ops {
+  using V = __m512;
+  static constexpr int kInputs = kW4TileK;
+  static V zero() { return _mm512_setzero_ps(); }
+  static V fmadd_bcast(const float* x, V w, V acc) {
+    return _mm512_fmadd_ps(_mm512_set1_ps(*x), w, acc);
+  }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static void decode(const uint8_t* a, const uint8_t* b, const Tables& tb, V* w) {
+    decode_pair(a, b, tb, w);
+  }
+};
+
+struct Bf16Ops {
+  using V = __m512;
+  static constexpr int kInputs = kW4TileK / 2;  // x pairs per tile
+  static V zero() { return _mm512_setzero_ps(); }
+  static V fmadd_bcast(const float* x, V w, V acc) {  // x: one u32 bf16 pair
+    return _mm512_dpbf16_ps(acc, (__m512bh)w, (__m512bh)_mm512_set1_ps(*x));
+  }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  // w[j]: 32-bit lane = bf16 words of inputs (2j, 2j + 1) of the lane's channel
+  static void decode(const uint8_t* a, const uint8_t* b, const Tables& tb, V* w) {
+    const __m512i bytes = load_pair(a, b), nib = _mm512_set1_epi8(0x0F);
+    const __m512i lo = _mm512_and_si512(bytes, nib);
+    const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), nib);
+    words(lo, tb, w), words(hi, tb, w + 2);
+  }
+};
+
+QK_FORCEINLINE __m512 join(__m256 lo, __m256 hi) {
+  return _mm512_castpd_ps(
+      _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(lo)), _mm256_castps_pd(hi), 1));
+}
+
+// The 16 scales of two strips (8 at lo, 8 at hi) as fp32. E4M3 (NVFP4: a group is 2
+// tiles, so this runs once per 2 tile pairs) is decoded 16 at once by the 8-channel
+// decoder's method (gemm/w4a16_x86.h); the other kinds join two 8-channel decodes.
+template <W4ScaleKind SK>
+QK_FORCEINLINE __m512 load_scales16(const uint8_t* lo, const uint8_t* hi, __m256 mul256) {
+  if constexpr (SK == W4ScaleKind::kE4m3) {
+    const __m128i b = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(lo)),
+                                         _mm_loadl_epi64(reinterpret_cast<const __m128i*>(hi)));
+    const __m256i c = _mm256_cvtepu8_epi16(b);
+    const __m256i mag = _mm256_and_si256(c, _mm256_set1_epi16(0x7F));
+    const __m256i h = _mm256_or_si256(_mm256_slli_epi16(mag, 7),
+                                      _mm256_slli_epi16(_mm256_and_si256(c, _mm256_set1_epi16(0x80)), 8));
+    const __mmask16 nan = _mm256_cmpeq_epi16_mask(mag, _mm256_set1_epi16(0x7F));
+    const __m512 v = _mm512_mul_ps(_mm512_cvtph_ps(h), join(mul256, mul256));
+    return _mm512_mask_mov_ps(v, nan, _mm512_castsi512_ps(_mm512_set1_epi32(-1)));
+  } else {
+    return join(load_scales<SK>(lo, mul256), load_scales<SK>(hi, mul256));
+  }
+}
+
+// MR rows of strips t and t + 1 (Pair; else strip t alone, in lanes 0..7) over all of K.
+// Each row sums a group in P partial vectors (MR * P = 4 chains), then scales the sum once,
+// as the AVX2 strip kernel does.
+template <class Ops, W4ScaleKind SK, bool Asym, int MR, bool Pair>
+void gemv_pair(const W4Weights& w, const Tables& tb, const float* x, int64_t ldx,
+               const float* xsum, int64_t ldxs, int64_t t, float* out, int64_t ldo) {
+  constexpr int P = MR >= 4 ? 1 : 4 / MR;
+  const __m256 mul256 = _mm256_set1_ps(256.0f * w.scale_mul);
+  const int64_t group_chunks = w.group_chunks, groups = w.groups;
+  const int64_t t_hi = Pair ? t + 1 : t;
+  const uint8_t* tile_lo = w.packed + t * w.k_chunks * kW4TileBytes;  // contiguous along K
+  const uint8_t* tile_hi = w.packed + t_hi * w.k_chunks * kW4TileBytes;
+  __m512 acc[MR];
+  for (int i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
+  for (int64_t g = 0; g < groups; ++g) {
+    const __m512 zero = _mm512_setzero_ps();
+    W4Chains<Ops> ch{zero, zero, zero, zero};
+    const float* xr[MR];  // this chunk's x (Ops::kInputs words per tile), one pointer per row
+    for (int i = 0; i < MR; ++i) xr[i] = x + i * ldx + g * group_chunks * Ops::kInputs;
+    for (int64_t c = 0; c < group_chunks; ++c) {
+      __m512 wv[Ops::kInputs];
+      Ops::decode(tile_lo, tile_hi, tb, wv);
+      tile_lo += kW4TileBytes, tile_hi += kW4TileBytes;
+      w4_fma_tile<MR, P>(ch, xr, wv, std::make_integer_sequence<int, Ops::kInputs>());
+      for (int i = 0; i < MR; ++i) xr[i] += Ops::kInputs;
+    }
+    const __m512 s = load_scales16<SK>(scale_at(w, t, g, kScaleBytes<SK>),
+                                       scale_at(w, t_hi, g, kScaleBytes<SK>), mul256);
+    __m512 zs = zero;
+    if constexpr (Asym)
+      zs = _mm512_mul_ps(join(load_zero_offsets(w.zero + (t * groups + g) * kW4TileN),
+                              load_zero_offsets(w.zero + (t_hi * groups + g) * kW4TileN)),
+                         s);
+    for (int i = 0; i < MR; ++i) {
+      acc[i] = _mm512_fmadd_ps(w4_row_sum<P>(ch, i), s, acc[i]);
+      if constexpr (Asym) acc[i] = _mm512_fmadd_ps(zs, _mm512_set1_ps(xsum[i * ldxs + g]), acc[i]);
+    }
+  }
+  for (int i = 0; i < MR; ++i) {
+    if constexpr (Pair) _mm512_storeu_ps(out + i * ldo, acc[i]);
+    else _mm256_storeu_ps(out + i * ldo, _mm512_castps512_ps256(acc[i]));
+  }
+}
+
+// Rows 0..MR1-1, then MR1..MR1+MR2-1 of each pair of strips (the second pass reads the
+// pair's tiles from L1); an odd last strip alone.
+template <class Ops, W4ScaleKind SK, bool Asym>
+struct GemvRows {
+  template <int MR, bool Pair>
+  static void strips(const W4Weights& w, const Tables& tb, const float* x, int64_t ldx,
+                     const float* xsum, int64_t ldxs, int64_t t, float* o, int64_t ldo, int r0) {
+    gemv_pair<Ops, SK, Asym, MR, Pair>(w, tb, x + r0 * ldx, ldx, xsum + r0 * ldxs, ldxs, t,
+                                  o + r0 * ldo, ldo);
+  }
+
+  template <int MR1, int MR2, bool Pair>
+  static void both(const W4Weights& w, const Tables& tb, const float* x, int64_t ldx,
+                   const float* xsum, int64_t ldxs, int64_t t, float* o, int64_t ldo) {
+    strips<MR1, Pair>(w, tb, x, ldx, xsum, ldxs, t, o, ldo, 0);
+    if constexpr (MR2 > 0) strips<MR2, Pair>(w, tb, x, ldx, xsum, ldxs, t, o, ldo, MR1);
+  }
+
+  template <int MR1, int MR2>
+  static void run(const W4Weights& w, const float* x, int64_t ldx, const float* xsum,
+                  int64_t ldxs, int64_t t0, int64_t t1, float* out, int64_t ldo) {
+    const Tables tb = make_tables(w);
+    int64_t t = t0;
+    for (; t + 2 <= t1; t += 2)
+      both<MR1, MR2, true>(w, tb, x, ldx, xsum, ldxs, t, out + (t - t0) * kW4TileN, ldo);
+    if (t < t1) both<MR1, MR2, false>(w, tb, x, ldx, xsum, ldxs, t, out + (t - t0) * kW4TileN, ldo);
+  }
+};
+
+template <class Ops>
+struct Gemv {
+  template <W4ScaleKind SK, bool Asym>
+  static void kind(const W4Weights& w, const float* x, int64_t ldx, const float* xsum,
+                   int64_t ldxs, int mr, int64_t t0, int64_t t1, float* out, int64_t ldo) {
+    w4_gemv_row_split<GemvRows<Ops, SK, Asym>>(mr, w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
+  }
+
+  static void run(const W4Weights& w, const float* x, int64_t ldx, const float* xsum,
+                  int64_t ldxs, int mr, int64_t t0, int64_t t1, float* out, int64_t ldo) {
+    QK_W4_DISPATCH(w, kind, w, x, ldx, xsum, ldxs, mr, t0, t1, out, ldo)
+  }
+};
+
+void gemv_bf16(const W4Weights& w, const uint32_t* x, int64_t ldx, const float* xsum,
+               int64_t ldxs, int mr, int64_t t0, int64_t t1, float* out, int64_t ldo) {
+  Gemv<Bf16Ops>::run(w, reinterpret_cast<const float*>(x), ldx, xsum, ldxs, mr, t0, t1, out, ldo);
+}
+
+#undef QK_W4_DISPATCH
+
+}  // namespace
+
+const W4Kernels& w4_kernels_avx512() {
+  const W4Kernels& avx2 = w4_kernels_avx2();
+  static const W4Kernels k{Gemv<Fp32Ops>::run, avx2.dequant, avx2.micro, avx2.scales,
+                           cpu_features().avx512bf16 ? gemv_bf16 : nullptr};
+  return k;
+}
+
+}  // namespace qkern
