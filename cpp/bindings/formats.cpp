@@ -10,12 +10,14 @@
 namespace qkern::bindings {
 namespace {
 
-// codec(i) over n elements, from one buffer to another: used only by tests.
-template <class In, class Out, class Fn>
-void map_codec(uintptr_t src, uintptr_t dst, int64_t n, Fn fn) {
-  const In* s = ptr<const In>(src);
-  Out* d = ptr<Out>(dst);
-  for (int64_t i = 0; i < n; ++i) d[i] = fn(s[i]);
+// Binds name(src, dst, n): dst[i] = Codec(src[i]) over raw buffers; used only by tests.
+template <class In, class Out, Out (*Codec)(In)>
+void bind_codec(py::module_& m, const char* name) {
+  m.def(name, [](uintptr_t src, uintptr_t dst, int64_t n) {
+    const In* s = ptr<const In>(src);
+    Out* d = ptr<Out>(dst);
+    for (int64_t i = 0; i < n; ++i) d[i] = Codec(s[i]);
+  });
 }
 
 }  // namespace
@@ -26,33 +28,15 @@ void register_formats(py::module_& m) {
       [](const DequantizeParams& p, uintptr_t) { return dequantize_cpu(p); }, [] { return std::string(); });
 
   py::module_ c = m.def_submodule("codecs", "Element codecs of qkern/codecs.h (for tests)");
-  c.def("f32_to_e2m1", [](uintptr_t s, uintptr_t d, int64_t n) {
-    map_codec<float, uint8_t>(s, d, n, f32_to_e2m1);
-  });
-  c.def("e2m1_to_f32", [](uintptr_t s, uintptr_t d, int64_t n) {
-    map_codec<uint8_t, float>(s, d, n, e2m1_to_f32);
-  });
-  c.def("f32_to_e4m3", [](uintptr_t s, uintptr_t d, int64_t n) {
-    map_codec<float, uint8_t>(s, d, n, f32_to_e4m3);
-  });
-  c.def("e4m3_to_f32", [](uintptr_t s, uintptr_t d, int64_t n) {
-    map_codec<uint8_t, float>(s, d, n, e4m3_to_f32);
-  });
-  c.def("e8m0_to_f32", [](uintptr_t s, uintptr_t d, int64_t n) {
-    map_codec<uint8_t, float>(s, d, n, e8m0_to_f32);
-  });
-  c.def("f32_to_f16", [](uintptr_t s, uintptr_t d, int64_t n) {
-    map_codec<float, uint16_t>(s, d, n, f32_to_f16);
-  });
-  c.def("f32_to_bf16", [](uintptr_t s, uintptr_t d, int64_t n) {
-    map_codec<float, uint16_t>(s, d, n, f32_to_bf16);
-  });
-  c.def("mx_scale_floor", [](uintptr_t s, uintptr_t d, int64_t n) {
-    map_codec<float, uint8_t>(s, d, n, mx_scale_floor);
-  });
-  c.def("mx_scale_rceil", [](uintptr_t s, uintptr_t d, int64_t n) {
-    map_codec<float, uint8_t>(s, d, n, mx_scale_rceil);
-  });
+  bind_codec<float, uint8_t, f32_to_e2m1>(c, "f32_to_e2m1");
+  bind_codec<uint8_t, float, e2m1_to_f32>(c, "e2m1_to_f32");
+  bind_codec<float, uint8_t, f32_to_e4m3>(c, "f32_to_e4m3");
+  bind_codec<uint8_t, float, e4m3_to_f32>(c, "e4m3_to_f32");
+  bind_codec<uint8_t, float, e8m0_to_f32>(c, "e8m0_to_f32");
+  bind_codec<float, uint16_t, f32_to_f16>(c, "f32_to_f16");
+  bind_codec<float, uint16_t, f32_to_bf16>(c, "f32_to_bf16");
+  bind_codec<float, uint8_t, mx_scale_floor>(c, "mx_scale_floor");
+  bind_codec<float, uint8_t, mx_scale_rceil>(c, "mx_scale_rceil");
 }
 
 }  // namespace qkern::bindings
