@@ -124,7 +124,11 @@ void run_gemv(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w, con
       xpairs[j] = (bits[2 * j] >> 16) | (bits[2 * j + 1] & 0xFFFF0000u);
   }
   const uint32_t* xp = xpairs.data();  // the calling thread's buffer (workers have their own)
-  parallel_for(s.n_pad / kW4TileN, 1, [&](int64_t t0, int64_t t1) {
+  // At least ~64 KiB of weights per task: waking a pool worker costs tens of
+  // microseconds, more than a whole small GEMV.
+  const int64_t strip_bytes = (s.k_pad / kW4TileK) * kW4TileBytes;
+  const int64_t grain = std::max<int64_t>(1, (64 << 10) / strip_bytes);
+  parallel_for(s.n_pad / kW4TileN, grain, [&](int64_t t0, int64_t t1) {
     const int64_t ldo = (t1 - t0) * kW4TileN;
     thread_local std::vector<float> out;
     out.resize(size_t(p.m * ldo));
