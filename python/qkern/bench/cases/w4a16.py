@@ -67,14 +67,19 @@ def _build(ctx: Context, n: int, k: int, m: int, fmt):
         qkern = needs_ops(OPS, "qkern", lambda: ops.w4a16_linear(x, weight), nbytes(x, q) + y_bytes,
                           flops, role="qkern")
         weight = ops.prepack(q, ctx.device) if qkern.fn is not None else None  # once, untimed
-        impls = [qkern, Impl("dense", lambda: F.linear(x, w), nbytes(x, w) + y_bytes, flops,
-                             share_key=("dense", m, n, k, ctx.dtype), peak_evidence=True)]
+        impls = [qkern]
+        x16 = x.to(torch.bfloat16)
+        if ctx.dtype != torch.bfloat16 and qkern.fn is not None:
+            # the same dtype as the torch int4 baseline below, for a like-for-like ratio
+            impls.append(Impl("qkern bf16 x", lambda: ops.w4a16_linear(x16, weight),
+                              nbytes(x16, q) + m * n * 2, flops, role="qkern", dtype=torch.bfloat16))
+        impls.append(Impl("dense", lambda: F.linear(x, w), nbytes(x, w) + y_bytes, flops,
+                          share_key=("dense", m, n, k, ctx.dtype), peak_evidence=True))
         note = _torch_int4_note(ctx, fmt, n)
         if note:
             impls.append(Impl("torch int4", None, note=note))
         else:
             # bf16 activations: torch's fast path (its fp32 path is scalar, ~50x slower at M=256)
-            x16 = x.to(torch.bfloat16)
             packed, sz = torch_int4_pack(q, torch.bfloat16)
             group = fmt.group_size
             impls.append(Impl("torch int4",
