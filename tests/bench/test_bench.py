@@ -225,7 +225,9 @@ def test_w4a16_cases_with_an_op(monkeypatch):
                         lambda x, w, bias=None: x @ qkern.ops.dequantize(w, x.dtype).t(), raising=False)
     records = _run("w4a16", _ctx())
     mine = [r for r in records if r["role"] == "qkern"]
-    assert len(mine) == 2 and all(r["status"] == "ok" and r["check"]["ok"] for r in mine)
+    # per case (M = 1 and 16): qkern in the run's dtype and in bf16 (torch int4's dtype)
+    assert [r["impl"] for r in mine] == ["qkern", "qkern bf16 x"] * 2
+    assert all(r["status"] == "ok" and r["check"]["ok"] for r in mine)
     runner._derive(records, {"memory_gbps": 10.0, "matmul_tflops": {"float32": 1.0, "bfloat16": 1.0}})
     assert set(mine[0]["speedup"]) == {"dense", "torch int4", "reference"}
 
