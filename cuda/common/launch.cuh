@@ -1,4 +1,4 @@
-// qkern::launch: the ONE way kernels are launched, in both modes (no <<<>>> anywhere).
+// qkern::launch: the ONE way kernels are launched, in both modes (no triple-chevron launches).
 //   under nvcc      cudaLaunchKernelEx on the given stream (after raising the kernel's
 //                   dynamic shared memory limit when it asks for more than 48 KiB);
 //   under QKERN_SIM the emulator runs the kernel to completion before returning, as

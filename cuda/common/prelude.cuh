@@ -3,7 +3,7 @@
 // the SIMT emulator (sim/device.h), so the SAME source builds for GPUs and for the CPU.
 //
 // Rules for kernel files (both compilers must accept them):
-//   * launch only through qkern::launch (common/launch.cuh); no <<<>>>;
+//   * launch only through qkern::launch (common/launch.cuh), never the triple-chevron syntax;
 //   * dynamic shared memory only through QK_DYNAMIC_SMEM (extern __shared__ cannot be
 //     emulated: it is one array per kernel on hardware, a per-block buffer in the emulator);
 //   * inline PTX only in cuda/ptx wrappers, each with its emulator twin;
