@@ -10,7 +10,6 @@ import pytest
 import torch
 from hypothesis import settings
 
-import qkern
 from qkern import _C, _ext
 
 settings.register_profile("qkern", deadline=None, max_examples=200, derandomize=True)

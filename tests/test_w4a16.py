@@ -9,7 +9,8 @@ import torch.nn.functional as F
 
 import qkern
 from qkern import _C, formats, ops, reference
-from qkern.ops.gemm import CPU_LAYOUT, PrepackedWeight, dequantize_weight, linear_reference
+from qkern.ops.gemm import CPU_LAYOUT, PrepackedWeight
+from qkern.reference import dequantize_weight, linear_reference
 from tolerance import assert_close_to_reference
 
 # format spec -> (K of one group, K of many groups). Per-channel INT4: K = 6 and 100 are

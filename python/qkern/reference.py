@@ -12,6 +12,7 @@ from typing import List, Optional
 import torch
 
 from .formats import FP8, INT4, INT8, MXFP4, NVFP4, Format, qdata_dtype
+from .tensor import QuantizedTensor
 
 E2M1_VALUES = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 E4M3_MAX = 448.0
@@ -207,3 +208,30 @@ def empty_quantized(x_shape, x_dtype: torch.dtype, fmt: Format, device) -> List[
     if fmt.has_global_scale:
         out.append(torch.empty((), dtype=torch.float32, device=device))
     return out
+
+
+# ----------------------------------------------------------------------------- W4A16
+
+def dequantize_weight(weight: QuantizedTensor, g_idx: Optional[torch.Tensor] = None,
+                      dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """W [N, K] of a canonical weight, with act-order groups: column k uses group g_idx[k]
+    (GPTQ), else k // block."""
+    q = weight
+    if g_idx is None:
+        return dequantize(q.qdata, q.scale, q.zero, q.global_scale, q.fmt, dtype)
+    # Columns sorted by group are an ordinary grouped weight; dequantize that, put them back.
+    perm = torch.argsort(g_idx, stable=True)
+    sorted_q = pack_nibbles(unpack_nibbles(q.qdata)[:, perm])
+    w_sorted = dequantize(sorted_q, q.scale, q.zero, q.global_scale, q.fmt, dtype)
+    return torch.empty_like(w_sorted).index_copy_(1, perm, w_sorted)
+
+
+def linear_reference(x: torch.Tensor, weight: QuantizedTensor, bias: Optional[torch.Tensor] = None,
+                     g_idx: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """The W4A16 result the kernels approximate: fp32 dequantized weight, fp32 products and
+    sums, bias added in fp32, one rounding to x's dtype."""
+    w = dequantize_weight(weight, g_idx)
+    y = x.float() @ w.t()
+    if bias is not None:
+        y = y + bias.float()
+    return y.to(x.dtype)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from qkern import _ext, reference
-from qkern.formats import FP8, INT4, INT8, MXFP4, NVFP4, parse
+from qkern.formats import parse
 from qkern.ops import formats as ops
 
 FORMATS = {  # spec -> (one block, many blocks / tail) column counts

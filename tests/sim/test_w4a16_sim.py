@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from qkern import _C, _ext, ops
 from qkern._ext import dtype_code
 from qkern.formats import parse
-from qkern.ops.gemm import CUDA_LAYOUT, _perm_from_g_idx, dequantize_weight
+from qkern.ops.gemm import CUDA_LAYOUT, _perm_from_g_idx
+from qkern.reference import dequantize_weight
 from qkern.ops.gemm_cuda import cuda_element_position, cuda_prepack, cuda_shapes, run_w4a16
 from tolerance import assert_close_to_reference
 

@@ -12,6 +12,8 @@ from typing import Callable, Optional
 
 import torch
 
+from .._ext import optional_module
+
 lib = torch.library.Library("qkern", "DEF")
 
 _warned: set = set()
@@ -40,3 +42,18 @@ def register(name: str, schema: str, *, fake: Callable, cpu: Callable, reference
     if cuda is not None:
         lib.impl(name, cuda, "CUDA")
     lib.impl(name, reference_fallback(name, reference), "CompositeExplicitAutograd")
+
+
+def cuda_impl(name: str, reference, body):
+    """The CUDA impl of op ``name``: body(module, stream, x, *args) with qkern._C_cuda on x's
+    device, or ``reference`` (warning once) when _C_cuda is not built or does not load."""
+    fallback = reference_fallback(name, reference)
+
+    def impl(x, *args):
+        mod = optional_module("_C_cuda")
+        if mod is None:
+            return fallback(x, *args)
+        with torch.cuda.device(x.device):
+            return body(mod, torch.cuda.current_stream(x.device).cuda_stream, x, *args)
+
+    return impl

@@ -13,12 +13,12 @@ from typing import List, Optional, Union
 
 import torch
 
-from .. import _C, _ext, reference
+from .. import _C, reference
 from .._checks import FLOAT_DTYPES, check_float_dtype, check_shape, check_tensor
 from .._ext import data_ptr, dtype_code
 from ..formats import Format, parse, qdata_dtype
 from ..tensor import QuantizedTensor
-from ._registry import reference_fallback as _reference_fallback, register
+from ._registry import cuda_impl, register
 
 # ----------------------------------------------------------------------------- checks
 
@@ -106,18 +106,10 @@ def _quantize_cpu(x: torch.Tensor, fmt: str) -> List[torch.Tensor]:
     return run_quantize(_C, x, f)
 
 
-def _cuda_stream(device: torch.device) -> int:
-    return torch.cuda.current_stream(device).cuda_stream
-
-
-def _quantize_cuda(x: torch.Tensor, fmt: str) -> List[torch.Tensor]:
-    mod = _ext.optional_module("_C_cuda")
-    if mod is None:
-        return _reference_fallback("quantize", _quantize_reference)(x, fmt)
+def _quantize_cuda_body(mod, stream, x: torch.Tensor, fmt: str) -> List[torch.Tensor]:
     f = parse(fmt)
     _check_quantize(x, f)
-    with torch.cuda.device(x.device):
-        return run_quantize(mod, x, f, stream=_cuda_stream(x.device))
+    return run_quantize(mod, x, f, stream=stream)
 
 
 def _dequantize_fake(qdata, scale, zero, global_scale, fmt: str, dtype):
@@ -155,16 +147,10 @@ def _dequantize_cpu(qdata, scale, zero, global_scale, fmt: str, dtype):
     return run_dequantize(_C, qdata, scale, zero, global_scale, f, dtype)
 
 
-def _dequantize_cuda(qdata, scale, zero, global_scale, fmt: str, dtype):
-    mod = _ext.optional_module("_C_cuda")
-    if mod is None:
-        return _reference_fallback("dequantize", _dequantize_reference)(
-            qdata, scale, zero, global_scale, fmt, dtype)
+def _dequantize_cuda_body(mod, stream, qdata, scale, zero, global_scale, fmt: str, dtype):
     f = parse(fmt)
     _check_dequantize(qdata, scale, zero, global_scale, f, dtype)
-    with torch.cuda.device(qdata.device):
-        return run_dequantize(mod, qdata, scale, zero, global_scale, f, dtype,
-                              stream=_cuda_stream(qdata.device))
+    return run_dequantize(mod, qdata, scale, zero, global_scale, f, dtype, stream=stream)
 
 
 def _check_out(qdata, f: Format, out) -> None:
@@ -188,29 +174,25 @@ def _dequantize_into_cpu(qdata, scale, zero, global_scale, fmt: str, out) -> Non
     run_dequantize(_C, qdata, scale, zero, global_scale, parse(fmt), out.dtype, out=out)
 
 
-def _dequantize_into_cuda(qdata, scale, zero, global_scale, fmt: str, out) -> None:
-    mod = _ext.optional_module("_C_cuda")
-    if mod is None:
-        return _reference_fallback("dequantize_into", _dequantize_into_reference)(
-            qdata, scale, zero, global_scale, fmt, out)
+def _dequantize_into_cuda_body(mod, stream, qdata, scale, zero, global_scale, fmt: str, out) -> None:
     _dequantize_into_fake(qdata, scale, zero, global_scale, fmt, out)
-    with torch.cuda.device(qdata.device):
-        run_dequantize(mod, qdata, scale, zero, global_scale, parse(fmt), out.dtype,
-                       stream=_cuda_stream(qdata.device), out=out)
+    run_dequantize(mod, qdata, scale, zero, global_scale, parse(fmt), out.dtype, stream=stream, out=out)
 
 
 register("quantize", "(Tensor x, str fmt) -> Tensor[]",
-         fake=_quantize_fake, cpu=_quantize_cpu, reference=_quantize_reference, cuda=_quantize_cuda)
+         fake=_quantize_fake, cpu=_quantize_cpu, reference=_quantize_reference,
+         cuda=cuda_impl("quantize", _quantize_reference, _quantize_cuda_body))
 register("dequantize",
          "(Tensor qdata, Tensor scale, Tensor? zero, Tensor? global_scale, str fmt, "
          "ScalarType dtype) -> Tensor",
          fake=_dequantize_fake, cpu=_dequantize_cpu, reference=_dequantize_reference,
-         cuda=_dequantize_cuda)
+         cuda=cuda_impl("dequantize", _dequantize_reference, _dequantize_cuda_body))
 register("dequantize_into",
          "(Tensor qdata, Tensor scale, Tensor? zero, Tensor? global_scale, str fmt, "
          "Tensor(a!) out) -> ()",
          fake=_dequantize_into_fake, cpu=_dequantize_into_cpu,
-         reference=_dequantize_into_reference, cuda=_dequantize_into_cuda)
+         reference=_dequantize_into_reference,
+         cuda=cuda_impl("dequantize_into", _dequantize_into_reference, _dequantize_into_cuda_body))
 
 # ----------------------------------------------------------------------------- public API
 

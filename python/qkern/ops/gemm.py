@@ -35,11 +35,12 @@ from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 
-from .. import _C, _ext, reference
+from .. import _C, _ext
 from .._checks import FLOAT_DTYPES, check_shape, check_tensor
 from .._ext import data_ptr, dtype_code
 from ..formats import INT4, MXFP4, NVFP4, Format, parse
 from ..tensor import QuantizedTensor
+from ..reference import linear_reference
 from ._registry import register
 from .formats import _check_dequantize
 from .gemm_cuda import CUDA_LAYOUT, check_cuda_weight, cuda_prepack, cuda_shapes, run_w4a16
@@ -373,29 +374,6 @@ register("w4a16_linear",
          fake=_linear_fake, cpu=_linear_cpu, reference=_linear_reference)
 
 
-def dequantize_weight(weight: QuantizedTensor, g_idx: Optional[torch.Tensor] = None,
-                      dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """W [N, K] of a canonical weight (reference.py), with act-order groups: column k uses
-    group g_idx[k] (GPTQ), else k // block."""
-    q = weight
-    if g_idx is None:
-        return reference.dequantize(q.qdata, q.scale, q.zero, q.global_scale, q.fmt, dtype)
-    # Columns sorted by group are an ordinary grouped weight; dequantize that, put them back.
-    perm = torch.argsort(g_idx, stable=True)
-    sorted_q = reference.pack_nibbles(reference.unpack_nibbles(q.qdata)[:, perm])
-    w_sorted = reference.dequantize(sorted_q, q.scale, q.zero, q.global_scale, q.fmt, dtype)
-    return torch.empty_like(w_sorted).index_copy_(1, perm, w_sorted)
-
-
-def linear_reference(x: torch.Tensor, weight: QuantizedTensor, bias: Optional[torch.Tensor] = None,
-                     g_idx: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """The W4A16 result the kernels approximate: fp32 dequantized weight, fp32 products and
-    sums, bias added in fp32, one rounding to x's dtype."""
-    w = dequantize_weight(weight, g_idx)
-    y = x.float() @ w.t()
-    if bias is not None:
-        y = y + bias.float()
-    return y.to(x.dtype)
 
 
 # ----------------------------------------------------------------------------- public API

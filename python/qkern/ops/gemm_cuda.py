@@ -23,7 +23,7 @@ import torch
 
 from .. import reference
 from .._ext import data_ptr, dtype_code
-from ..formats import INT4, MXFP4, NVFP4, Format
+from ..formats import INT4, MXFP4, Format
 
 CUDA_LAYOUT = "qkern.cuda.w4.m16n8k16.v1"
 ALIGN_N = 32

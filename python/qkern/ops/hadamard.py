@@ -24,12 +24,12 @@ from typing import List, Optional, Union
 
 import torch
 
-from .. import _C, _ext, hadamard as _had, reference
+from .. import _C, hadamard as _had, reference
 from .._checks import FLOAT_DTYPES, check_tensor
 from .._ext import data_ptr, dtype_code
 from ..formats import MXFP4, NVFP4, Format, parse
 from ..tensor import QuantizedTensor
-from ._registry import reference_fallback, register
+from ._registry import cuda_impl, register
 from .formats import _check_quantize
 
 __all__ = ["hadamard", "hadamard_", "hadamard_quantize"]
@@ -204,21 +204,6 @@ def _hadamard_inplace_cpu(x, scale, signs, transpose):
     _hadamard_inplace_with(_C, x, scale, signs, transpose)
 
 
-def _cuda_impl(name: str, reference, body):
-    """The CUDA impl of op ``name``: body(module, stream, x, *args) with qkern._C_cuda on x's
-    device, or ``reference`` (warning once) when _C_cuda is not built or does not load."""
-    fallback = reference_fallback(name, reference)
-
-    def impl(x, *args):
-        mod = _ext.optional_module("_C_cuda")
-        if mod is None:
-            return fallback(x, *args)
-        with torch.cuda.device(x.device):
-            return body(mod, torch.cuda.current_stream(x.device).cuda_stream, x, *args)
-
-    return impl
-
-
 def _hadamard_body(mod, stream, x, scale, signs, transpose):
     _check_common(x, scale, signs)
     return _hadamard_with(mod, x, scale, signs, transpose, stream)
@@ -229,8 +214,8 @@ def _hadamard_inplace_body(mod, stream, x, scale, signs, transpose):
     _hadamard_inplace_with(mod, x, scale, signs, transpose, stream)
 
 
-_hadamard_cuda = _cuda_impl("hadamard", _hadamard_reference, _hadamard_body)
-_hadamard_inplace_cuda = _cuda_impl("hadamard_", _hadamard_inplace_reference, _hadamard_inplace_body)
+_hadamard_cuda = cuda_impl("hadamard", _hadamard_reference, _hadamard_body)
+_hadamard_inplace_cuda = cuda_impl("hadamard_", _hadamard_inplace_reference, _hadamard_inplace_body)
 
 
 def _hadamard_setup_context(ctx, inputs, output):
@@ -325,7 +310,7 @@ def _hadamard_quantize_body(mod, stream, x, fmt: str, signs, swizzle_scales: boo
     return run_hadamard_quantize(mod, x, f, signs, swizzle_scales, stream)
 
 
-_hadamard_quantize_cuda = _cuda_impl("hadamard_quantize", _hadamard_quantize_reference, _hadamard_quantize_body)
+_hadamard_quantize_cuda = cuda_impl("hadamard_quantize", _hadamard_quantize_reference, _hadamard_quantize_body)
 
 
 register("hadamard_quantize", "(Tensor x, str fmt, Tensor? signs, bool swizzle_scales) -> Tensor[]",
