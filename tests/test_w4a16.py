@@ -28,10 +28,11 @@ FORMATS = {
     "nvfp4:single": (16, 48),
 }
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)
-# (M, N, which K): the GEMV takes M <= 8 in passes of 4 rows (M = 4 / 5: one / two passes),
-# M = 8 / 9 straddle the GEMV / GEMM switch; M = 250 spans GEMM row blocks (120) with a
+# (M, N, which K): the GEMV takes M <= 8 in passes of 4 rows (AVX2: M = 4 / 5 one / two
+# passes) or 8 (AVX-512), one instantiation per M, so every M in 1..8 appears; M = 8 / 9
+# straddle the GEMV / GEMM switch (bf16 x: the GEMV up to 32 rows); M = 250 spans GEMM row blocks (120) with a
 # tail; N not multiples of 8 or 16.
-SHAPES = [(1, 1, 0), (1, 7, 1), (3, 100, 0), (4, 33, 1), (5, 7, 1), (8, 50, 1), (9, 33, 0),
+SHAPES = [(1, 1, 0), (1, 7, 1), (2, 9, 1), (3, 100, 0), (6, 17, 0), (7, 40, 1), (4, 33, 1), (5, 7, 1), (8, 50, 1), (9, 33, 0),
           (16, 100, 1), (17, 1, 0), (100, 7, 1), (20, 300, 1), (1, 300, 1), (250, 20, 0)]
 
 

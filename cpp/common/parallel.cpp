@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -12,10 +13,16 @@
 namespace qkern {
 namespace {
 
-// Workers sleep on `wake` until a new job generation is published; each claims chunk
-// indices from an atomic counter, so uneven chunks balance themselves.
+// Workers wait for a new job generation, then claim chunk indices from an atomic
+// counter, so uneven chunks balance themselves. Waiting (a worker for the next job, the
+// caller for the workers) first polls for kSpin, yielding the core on every poll, and only
+// then sleeps on a condition variable: waking a sleeping thread costs tens of microseconds
+// on a VM, as much as a whole small GEMV, and LLM decode issues such calls back to back.
+// The yield lets any other runnable thread (torch's, say) have the core while we poll.
 class ThreadPool {
  public:
+  static constexpr auto kSpin = std::chrono::microseconds(200);
+
   explicit ThreadPool(int n) { resize(n); }
   ~ThreadPool() { stop_workers(); }
 
@@ -36,17 +43,30 @@ class ThreadPool {
       job_ = &job;
       chunks_ = chunks;
       next_.store(0);
-      active_ = int(workers_.size());
-      ++generation_;
+      active_.store(int(workers_.size()));
+      generation_.fetch_add(1, std::memory_order_release);  // publishes job_ and chunks_
     }
     wake_.notify_all();
     drain(job, chunks);
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this] { return active_ == 0; });
+    if (!spin_until([this] { return active_.load(std::memory_order_acquire) == 0; })) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      done_.wait(lock, [this] { return active_.load() == 0; });
+    }
     job_ = nullptr;
   }
 
  private:
+  // Polls ready() for up to kSpin; true once it holds.
+  template <class Ready>
+  static bool spin_until(Ready ready) {
+    const auto deadline = std::chrono::steady_clock::now() + kSpin;
+    while (!ready()) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::yield();
+    }
+    return true;
+  }
+
   void drain(const std::function<void(int64_t)>& job, int64_t chunks) {
     for (int64_t c = next_.fetch_add(1); c < chunks; c = next_.fetch_add(1)) job(c);
   }
@@ -54,19 +74,20 @@ class ThreadPool {
   void worker_loop() {
     uint64_t seen = 0;
     for (;;) {
-      const std::function<void(int64_t)>* job;
-      int64_t chunks;
-      {
+      const auto published = [&] {
+        return generation_.load(std::memory_order_acquire) != seen || stopping_.load();
+      };
+      if (!spin_until(published)) {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-        if (stopping_) return;
-        seen = generation_;
-        job = job_;
-        chunks = chunks_;
+        wake_.wait(lock, published);
       }
-      drain(*job, chunks);
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (--active_ == 0) done_.notify_one();
+      if (stopping_.load()) return;
+      seen = generation_.load(std::memory_order_acquire);
+      drain(*job_, chunks_);
+      if (active_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lock(mutex_);  // the caller may be between its check and wait
+        done_.notify_one();
+      }
     }
   }
 
@@ -86,9 +107,9 @@ class ThreadPool {
   const std::function<void(int64_t)>* job_ = nullptr;
   int64_t chunks_ = 0;
   std::atomic<int64_t> next_{0};
-  int active_ = 0;
-  uint64_t generation_ = 0;
-  bool stopping_ = false;
+  std::atomic<int> active_{0};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> stopping_{false};
 };
 
 // The pool lives behind a pointer so that a forked child (e.g. a DataLoader worker), which

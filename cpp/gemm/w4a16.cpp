@@ -244,7 +244,7 @@ Status w4a16_linear_cpu(const W4A16Params& p) {
   const W4Weights w = make_weights(p.fmt, s, p.scale_dtype, p.packed, p.scale, p.zero,
                                    p.global_scale);
   float* xw = p.workspace;
-  float* xsum = has_zero_point(p.fmt) ? p.workspace + p.m * s.k_pad : nullptr;
+  float* xsum = w4_needs_xsum(p.fmt) ? p.workspace + p.m * s.k_pad : nullptr;
   parallel_for(p.m, std::max<int64_t>(1, 16384 / s.k_pad),
                [&](int64_t m0, int64_t m1) { convert_x(p, s, m0, m1, xw, xsum); });
 

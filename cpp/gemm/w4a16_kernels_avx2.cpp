@@ -52,6 +52,7 @@ QK_FORCEINLINE void decode_tile(const uint8_t* tile, const Tables& tb, __m256* w
 
 struct Avx2Ops {
   using V = __m256;
+  static constexpr int kChains = 4;
   static V zero() { return _mm256_setzero_ps(); }
   static V fmadd_bcast(const float* x, V w, V acc) { return _mm256_fmadd_ps(_mm256_broadcast_ss(x), w, acc); }
   static V add(V a, V b) { return _mm256_add_ps(a, b); }
@@ -65,7 +66,7 @@ using Chains = W4Chains<Avx2Ops>;
 template <W4ScaleKind SK, bool Asym, int MR>
 void gemv_strip(const W4Weights& w, const Tables& tb, const float* x, int64_t ldx,
                 const float* xsum, int64_t ldxs, int64_t t, float* out, int64_t ldo) {
-  constexpr int P = MR >= 4 ? 1 : 4 / MR;
+  constexpr int P = kW4ChainsPerRow<Avx2Ops, MR>;
   const __m256 mul256 = _mm256_set1_ps(256.0f * w.scale_mul);
   const int64_t group_chunks = w.group_chunks, groups = w.groups;
   const uint8_t* tile = w.packed + t * w.k_chunks * kW4TileBytes;  // strip: contiguous along K
@@ -73,7 +74,7 @@ void gemv_strip(const W4Weights& w, const Tables& tb, const float* x, int64_t ld
   for (int i = 0; i < MR; ++i) acc[i] = _mm256_setzero_ps();
   for (int64_t g = 0; g < groups; ++g) {
     const __m256 zero = _mm256_setzero_ps();
-    Chains ch{zero, zero, zero, zero};
+    Chains ch{zero, zero, zero, zero, zero, zero, zero, zero};
     const float* xr[MR];  // this chunk's x, one pointer per row
     for (int i = 0; i < MR; ++i) xr[i] = x + i * ldx + g * group_chunks * kW4TileK;
     for (int64_t c = 0; c < group_chunks; ++c, tile += kW4TileBytes) {
@@ -114,7 +115,7 @@ struct GemvRows {
 template <W4ScaleKind SK, bool Asym>
 void gemv_kind(const W4Weights& w, const float* x, int64_t ldx, const float* xsum, int64_t ldxs,
                int mr, int64_t t0, int64_t t1, float* out, int64_t ldo) {
-  w4_gemv_row_split<GemvRows<SK, Asym>>(mr, w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
+  w4_gemv_row_split<kW4GemvRowBlock, GemvRows<SK, Asym>>(mr, w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
 }
 
 // ---------------------------------------------------------------- GEMM parts

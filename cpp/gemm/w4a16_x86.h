@@ -76,23 +76,33 @@ QK_FORCEINLINE const uint8_t* scale_at(const W4Weights& w, int64_t t, int64_t g,
   return w.scale + (t * w.groups + g) * kW4TileN * bytes;
 }
 
-// Four fp32 vectors of partial sums, named rather than an array: GCC keeps vector arrays
-// of a kernel's accumulators in memory and stores them on every iteration. Ops: the
-// level's vector type V and zero / fmadd_bcast(x*, w, acc) = acc + x[0] * w / add.
+// Up to eight fp32 vectors of partial sums, named rather than an array: GCC keeps vector
+// arrays of a kernel's accumulators in memory and stores them on every iteration. A level
+// uses the first Ops::kChains (AVX2 4 of its 16 ymm, AVX-512 8 of its 32 zmm); the others
+// stay zero and are never read. Ops: the level's vector type V, kChains and
+// zero / fmadd_bcast(x*, w, acc) = acc + x[0] * w / add.
 template <class Ops>
 struct W4Chains {
   using V = typename Ops::V;
-  V c0, c1, c2, c3;
+  V c0, c1, c2, c3, c4, c5, c6, c7;
 };
 
 template <int J, class Ops>
 QK_FORCEINLINE typename Ops::V& w4_chain(W4Chains<Ops>& ch) {
-  static_assert(J >= 0 && J < 4, "four chains");
+  static_assert(J >= 0 && J < Ops::kChains && J < 8, "chain index");
   if constexpr (J == 0) return ch.c0;
   else if constexpr (J == 1) return ch.c1;
   else if constexpr (J == 2) return ch.c2;
-  else return ch.c3;
+  else if constexpr (J == 3) return ch.c3;
+  else if constexpr (J == 4) return ch.c4;
+  else if constexpr (J == 5) return ch.c5;
+  else if constexpr (J == 6) return ch.c6;
+  else return ch.c7;
 }
+
+// Chains per row for MR rows: all of the level's chains shared out (P * MR <= kChains).
+template <class Ops, int MR>
+constexpr int kW4ChainsPerRow = MR >= Ops::kChains ? 1 : Ops::kChains / MR;
 
 // Input v of a tile into the chains of rows 0..MR-1 (x of row i at xr[i]): row i, input v
 // goes to chain i * P + v % P.
@@ -103,37 +113,48 @@ QK_FORCEINLINE void w4_fma_input(W4Chains<Ops>& ch, const float* const* xr, type
    ...);
 }
 
-// The tile's kW4TileK inputs (wv[v], lanes = channels) into the chains of rows 0..MR-1.
+// The tile's inputs (wv[v], lanes = channels) into the chains of rows 0..MR-1.
 template <int MR, int P, class Ops, int... V>
 QK_FORCEINLINE void w4_fma_tile(W4Chains<Ops>& ch, const float* const* xr,
                                 const typename Ops::V* wv, std::integer_sequence<int, V...>) {
   (w4_fma_input<MR, P, V>(ch, xr, wv[V], std::make_integer_sequence<int, MR>()), ...);
 }
 
-// Sum of row i's P chains.
+// Sum of row i's P chains, in chain order.
 template <int P, class Ops>
 QK_FORCEINLINE typename Ops::V w4_row_sum(const W4Chains<Ops>& ch, int i) {
-  const typename Ops::V c[4] = {ch.c0, ch.c1, ch.c2, ch.c3};
+  const typename Ops::V c[8] = {ch.c0, ch.c1, ch.c2, ch.c3, ch.c4, ch.c5, ch.c6, ch.c7};
   typename Ops::V sum = c[i * P];
   for (int q = 1; q < P; ++q) sum = Ops::add(sum, c[i * P + q]);
   return sum;
 }
 
 // GEMV rows mr (1..kW4GemvMaxM) -> Rows::run<MR1, MR2>(args...), which does rows 0..MR1-1
-// and then MR1..MR1+MR2-1 (MR2 may be 0) of each strip: passes of at most
-// kW4GemvRowBlock rows, each with its own instantiation.
-template <class Rows, class... Args>
+// and then MR1..MR1+MR2-1 (MR2 may be 0) of each strip: passes of at most Block rows
+// (the level's register budget), each with its own instantiation.
+template <int Block, class Rows, class... Args>
 void w4_gemv_row_split(int mr, Args... args) {
-  static_assert(kW4GemvMaxM == 8 && kW4GemvRowBlock == 4, "one instantiation per row count");
+  static_assert(kW4GemvMaxM == 8 && (Block == 4 || Block == 8), "one instantiation per row count");
   switch (mr) {
     case 1: return Rows::template run<1, 0>(args...);
     case 2: return Rows::template run<2, 0>(args...);
     case 3: return Rows::template run<3, 0>(args...);
     case 4: return Rows::template run<4, 0>(args...);
-    case 5: return Rows::template run<4, 1>(args...);
-    case 6: return Rows::template run<4, 2>(args...);
-    case 7: return Rows::template run<4, 3>(args...);
-    default: return Rows::template run<4, 4>(args...);
+  }
+  if constexpr (Block == 8) {
+    switch (mr) {
+      case 5: return Rows::template run<5, 0>(args...);
+      case 6: return Rows::template run<6, 0>(args...);
+      case 7: return Rows::template run<7, 0>(args...);
+      default: return Rows::template run<8, 0>(args...);
+    }
+  } else {
+    switch (mr) {
+      case 5: return Rows::template run<4, 1>(args...);
+      case 6: return Rows::template run<4, 2>(args...);
+      case 7: return Rows::template run<4, 3>(args...);
+      default: return Rows::template run<4, 4>(args...);
+    }
   }
 }
 

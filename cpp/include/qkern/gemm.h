@@ -125,11 +125,15 @@ struct W4CpuPlan {
 };
 
 // Workspace (fp32 elements) the caller allocates: x converted to fp32 in packed column
-// order, [m][k_pad], then for INT4 asymmetric the per-group sums of x, [m][groups].
+// order, [m][k_pad], then, where w4_needs_xsum, the per-group sums of x, [m][groups].
 QK_HOST_DEVICE inline int64_t w4a16_cpu_workspace_floats(int64_t m, const W4CpuShape& s,
-                                                          bool asym) {
-  return m * s.k_pad + (asym ? m * s.groups : 0);
+                                                          bool xsum) {
+  return m * s.k_pad + (xsum ? m * s.groups : 0);
 }
+
+// INT4 kernels use the per-group sums of x: for zero points, and for decodes that add a
+// constant to every code (the AVX-512 bf16 GEMV, cpp/gemm/w4a16_kernels_avx512.cpp).
+QK_HOST_DEVICE inline bool w4_needs_xsum(const FormatSpec& f) { return f.kind == FormatKind::kInt4; }
 
 QK_HOST_DEVICE inline W4CpuPlan w4a16_cpu_plan(int64_t m, const W4CpuShape& s, int threads) {
   W4CpuPlan p{};
