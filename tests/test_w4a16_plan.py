@@ -19,8 +19,7 @@ def test_shape(n, k, block):
     # grouped formats keep their group; one group per row (per channel) spans the padding
     assert s["group"] == (s["k_pad"] if block == k else block)
     assert s["group"] % LAYOUT["tile_k"] == 0 and s["groups"] * s["group"] == s["k_pad"]
-    assert _C.w4a16_cpu_workspace_floats(3, n, k, block, xsum=False) == 3 * s["k_pad"]
-    assert _C.w4a16_cpu_workspace_floats(3, n, k, block, xsum=True) == 3 * (s["k_pad"] + s["groups"])
+    assert _C.w4a16_cpu_workspace_floats(3, n, k, block) == 3 * (s["k_pad"] + s["groups"])
 
 
 @pytest.mark.parametrize("threads", [1, 2, 16])

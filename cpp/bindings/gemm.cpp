@@ -49,9 +49,9 @@ void register_gemm(py::module_& m) {
                    {"group", s.group}, {"groups", s.groups}});
   }, py::arg("n"), py::arg("k"), py::arg("block"));
 
-  m.def("w4a16_cpu_workspace_floats", [](int64_t m, int64_t n, int64_t k, int64_t block, bool xsum) {
-    return w4a16_cpu_workspace_floats(m, w4_cpu_shape(n, k, block), xsum);
-  }, py::arg("m"), py::arg("n"), py::arg("k"), py::arg("block"), py::arg("xsum"));
+  m.def("w4a16_cpu_workspace_floats", [](int64_t m, int64_t n, int64_t k, int64_t block) {
+    return w4a16_cpu_workspace_floats(m, w4_cpu_shape(n, k, block));
+  }, py::arg("m"), py::arg("n"), py::arg("k"), py::arg("block"));
 
   m.def("w4a16_cpu_plan", [](int64_t m, int64_t n, int64_t k, int64_t block, int threads) {
     const W4CpuPlan p = w4a16_cpu_plan(m, w4_cpu_shape(n, k, block), threads);

@@ -69,7 +69,7 @@ W4Weights make_weights(const FormatSpec& f, const W4CpuShape& s, DType scale_dty
 }
 
 // Rows [m0, m1) of x -> fp32 workspace rows [k_pad] in packed column order (zero padded),
-// and for INT4 asymmetric the sums of each group.
+// and the sums of each group (in order, fp32).
 void convert_x(const W4A16Params& p, const W4CpuShape& s, int64_t m0, int64_t m1, float* xw,
                float* xsum) {
   const int esize = dtype_size(p.x_dtype);
@@ -78,12 +78,10 @@ void convert_x(const W4A16Params& p, const W4CpuShape& s, int64_t m0, int64_t m1
     float* dst = xw + i * s.k_pad;
     for (int64_t k = 0; k < s.k; ++k) dst[k] = load_one(src, p.x_dtype, p.perm ? p.perm[k] : k);
     std::fill(dst + s.k, dst + s.k_pad, 0.0f);
-    if (xsum) {
-      for (int64_t g = 0; g < s.groups; ++g) {
-        float acc = 0.0f;
-        for (int64_t k = g * s.group; k < (g + 1) * s.group; ++k) acc += dst[k];
-        xsum[i * s.groups + g] = acc;
-      }
+    for (int64_t g = 0; g < s.groups; ++g) {
+      float acc = 0.0f;
+      for (int64_t k = g * s.group; k < (g + 1) * s.group; ++k) acc += dst[k];
+      xsum[i * s.groups + g] = acc;
     }
   }
 }
@@ -137,7 +135,7 @@ void run_gemv(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w, con
       const int64_t tb = std::min(t1, ta + tstep);
       for (int64_t i0 = 0; i0 < p.m; i0 += kW4GemvMaxM) {
         const int mr = int(std::min<int64_t>(kW4GemvMaxM, p.m - i0));
-        const float* xs = xsum ? xsum + i0 * s.groups : nullptr;
+        const float* xs = xsum + i0 * s.groups;
         float* o = out.data() + i0 * ldo + (ta - t0) * kW4TileN;
         if (bf16)
           k.gemv_bf16(w, xp + i0 * s.k_pad / 2, s.k_pad / 2, xs, s.groups, mr, ta, tb, o, ldo);
@@ -244,7 +242,7 @@ Status w4a16_linear_cpu(const W4A16Params& p) {
   const W4Weights w = make_weights(p.fmt, s, p.scale_dtype, p.packed, p.scale, p.zero,
                                    p.global_scale);
   float* xw = p.workspace;
-  float* xsum = w4_needs_xsum(p.fmt) ? p.workspace + p.m * s.k_pad : nullptr;
+  float* xsum = p.workspace + p.m * s.k_pad;
   parallel_for(p.m, std::max<int64_t>(1, 16384 / s.k_pad),
                [&](int64_t m0, int64_t m1) { convert_x(p, s, m0, m1, xw, xsum); });
 

@@ -63,8 +63,8 @@ struct W4Kernels {
   // GEMV block: out[i][(t - t0) * 8 + lane] = sum_k x[i][k] W[8t + lane][k] for rows
   // i < mr (mr <= kW4GemvMaxM; kW4GemvRowBlock rows per pass over a strip) and tiles
   // t in [t0, t1). x: fp32 [mr][k_pad] with row
-  // stride ldx; xsum: per-group sums of x, [mr][groups] (row stride ldxs), given for INT4
-  // (w4_needs_xsum; read for zero points and offset decodes); out: row stride ldo.
+  // stride ldx; xsum: per-group sums of x, [mr][groups] (row stride ldxs), read for zero
+  // points and offset decodes; out: row stride ldo.
   void (*gemv)(const W4Weights& w, const float* x, int64_t ldx, const float* xsum, int64_t ldxs,
                int mr, int64_t t0, int64_t t1, float* out, int64_t ldo);
   // Dequantizes tiles [t0, t0 + ntiles) (ntiles even) x chunks [c0, c0 + nchunks) into

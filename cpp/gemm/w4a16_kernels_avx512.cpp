@@ -26,11 +26,15 @@ namespace {
 
 struct Tables {
   __m512i lo, hi;  // w4_byte_tables in all four 128-bit lanes
+  __m512i offset;  // FP4: 2 * value(code) + 12 per code (Bf16Ops), in all four lanes
 };
 
 Tables make_tables(const W4Weights& w) {
   const W4ByteTables t = w4_byte_tables(w);
-  return {_mm512_broadcast_i32x4(t.lo), _mm512_broadcast_i32x4(t.hi)};
+  alignas(16) uint8_t offset[16];
+  for (int c = 0; c < 16; ++c) offset[c] = uint8_t(int(2.0f * bf16_to_f32(w.table[c])) + 12);
+  return {_mm512_broadcast_i32x4(t.lo), _mm512_broadcast_i32x4(t.hi),
+          _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(offset)))};
 }
 
 // idx: one code per byte, [tile t | tile t+1] -> u[0..1]: the codes' bf16 bits as 16-bit
@@ -67,14 +71,14 @@ QK_FORCEINLINE void decode_pair(const uint8_t* a, const uint8_t* b, const Tables
 // The GEMV's arithmetic, two variants (Ops of W4Chains plus a tile decoder):
 //   Fp32Ops  x fp32 [mr][k_pad]; kInputs = 8 vectors per tile, one FMA each (as AVX2).
 //   Bf16Ops  x as bf16 pairs [mr][k_pad / 2] u32 (low half x[2j], high x[2j + 1]), exact
-//            only for bf16 activations; the decoded 16-bit words are already bf16, and
-//            word pair (v, v + 1) of a channel sits in one 32-bit lane, so VDPBF16PS adds
-//            x[2j] w[2j] + x[2j+1] w[2j+1] per lane: 4 instructions per tile, no
-//            bf16 -> fp32 widening (11 decode ops per 2 tiles instead of 19). Both
-//            products are exact in fp32; VDPBF16PS rounds to nearest even after each
-//            addition, treats bf16 denormal inputs as 0 and flushes denormal results.
+//            only for bf16 activations; the decoded 16-bit words are bf16 (with an
+//            offset, see below), and word pair (v, v + 1) of a channel sits in one 32-bit
+//            lane, so VDPBF16PS adds x[2j] w[2j] + x[2j+1] w[2j+1] per lane: 4
+//            instructions per tile, no bf16 -> fp32 widening. Both products are exact in
+//            fp32; VDPBF16PS rounds to nearest even after each addition, treats bf16
+//            denormal inputs as 0 and flushes denormal results.
 // Register budget of the GEMV (32 zmm): 8 partial-sum chains and 8 row accumulators, the
-// decoded tile pair (4 or 8 vectors), the two tables and a broadcast; rows per pass and
+// decoded tile pair (4 or 8 vectors), the tables and a broadcast; rows per pass and
 // chains measured in docs/gemm.md.
 constexpr int kAvx512Chains = 8;
 constexpr int kAvx512RowBlock = 8;
@@ -84,6 +88,7 @@ struct Fp32Ops {
   static constexpr int kChains = kAvx512Chains;
   static constexpr int kInputs = kW4TileK;
   static constexpr float kCodeOffset = 0.0f;  // decoded value = table[code] exactly
+  static constexpr float kValueScale = 1.0f;
   static V zero() { return _mm512_setzero_ps(); }
   static V fmadd_bcast(const float* x, V w, V acc) {
     return _mm512_fmadd_ps(_mm512_set1_ps(*x), w, acc);
@@ -94,42 +99,40 @@ struct Fp32Ops {
   }
 };
 
+// x as bf16 pairs; the decoded words are bf16(128 + byte(code)), made by UNPCKing code
+// bytes with a constant 0x43 high byte (0x4300 | b is the bf16 of 128 + b for b < 128:
+// 8 significant bits, bf16 has 8), where byte(code) = q * value(code) + b0 is an integer:
+//   INT4  byte = code itself (value code - 8, q = 1, b0 = 8): no lookup at all;
+//   FP4   byte = PSHUFB table 2 * e2m1(code) + 12 (q = 2, b0 = 12; 0..24).
+// 4 UNPCK (+ 2 PSHUFB for FP4) per tile pair instead of 4 PSHUFB + 4 UNPCK for table
+// words, ~20% faster hot on Zen 4. The sum then is q * sum(value x) + kCodeOffset * sum(x)
+// (kCodeOffset = 128 + b0), so gemv_pair scales by kValueScale = 1 / q and takes
+// kCodeOffset * scale * (the group's sum of x) off per group.
+// Precision: every product is still exact and the group sum is in fp32, but it now carries
+// terms up to ~20x the true ones, so its rounding error relative to |x| grows about that
+// much (~1e-5 relative for group 128, far below bf16's 4e-3); an infinite x gives NaN
+// (inf - inf) where an exact decode may give +-inf.
+template <bool kLookup>
 struct Bf16Ops {
   using V = __m512;
   static constexpr int kChains = kAvx512Chains;
   static constexpr int kInputs = kW4TileK / 2;  // x pairs per tile
-  static constexpr float kCodeOffset = 0.0f;    // decoded word = table[code] exactly
+  static constexpr float kCodeOffset = kLookup ? 140.0f : 136.0f;
+  static constexpr float kValueScale = kLookup ? 0.5f : 1.0f;
   static V zero() { return _mm512_setzero_ps(); }
   static V fmadd_bcast(const float* x, V w, V acc) {  // x: one u32 bf16 pair
     return _mm512_dpbf16_ps(acc, (__m512bh)w, (__m512bh)_mm512_set1_ps(*x));
   }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
-  // w[j]: 32-bit lane = bf16 words of inputs (2j, 2j + 1) of the lane's channel
+  // w[j]: 32-bit lane = the words of inputs (2j, 2j + 1) of the lane's channel, in the
+  // order words() gives
   static void decode(const uint8_t* a, const uint8_t* b, const Tables& tb, V* w) {
     const __m512i bytes = load_pair(a, b), nib = _mm512_set1_epi8(0x0F);
-    const __m512i lo = _mm512_and_si512(bytes, nib);
-    const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), nib);
-    words(lo, tb, w), words(hi, tb, w + 2);
-  }
-};
-
-// INT4 with bf16 activations: the word of code c is 0x4300 | c, the bf16 of 128 + c
-// (exact: 128 + c needs 8 significant bits, bf16 has 8), made by UNPCKing the code bytes
-// with a constant 0x43 byte: 4 shuffles per tile pair instead of 8 (PSHUFB + UNPCK), about
-// 20% faster hot on Zen 4. The decoded value is table[c] + kCodeOffset (table[c] = c - 8),
-// so gemv_pair subtracts kCodeOffset * scale * (sum of the group's x) per group.
-// Precision: each product is still exact and the group sum is in fp32, but it now carries
-// terms up to ~17x the true ones, so its rounding error relative to |x| grows about that
-// much (~1e-5 relative for group 128, far below bf16's 4e-3); an infinite x gives NaN
-// (inf - inf) where the exact decode may give +-inf.
-struct Bf16Int4Ops : Bf16Ops {
-  static constexpr float kCodeOffset = 136.0f;  // (128 + c) - (c - 8)
-  static void decode(const uint8_t* a, const uint8_t* b, const Tables&, V* w) {
-    const __m512i bytes = load_pair(a, b), nib = _mm512_set1_epi8(0x0F);
     const __m512i magic = _mm512_set1_epi8(0x43);
-    const __m512i lo = _mm512_and_si512(bytes, nib);
-    const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), nib);
-    w[0] = _mm512_castsi512_ps(_mm512_unpacklo_epi8(lo, magic));  // same word order as words()
+    __m512i lo = _mm512_and_si512(bytes, nib);
+    __m512i hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), nib);
+    if constexpr (kLookup) lo = _mm512_shuffle_epi8(tb.offset, lo), hi = _mm512_shuffle_epi8(tb.offset, hi);
+    w[0] = _mm512_castsi512_ps(_mm512_unpacklo_epi8(lo, magic));
     w[1] = _mm512_castsi512_ps(_mm512_unpackhi_epi8(lo, magic));
     w[2] = _mm512_castsi512_ps(_mm512_unpacklo_epi8(hi, magic));
     w[3] = _mm512_castsi512_ps(_mm512_unpackhi_epi8(hi, magic));
@@ -200,9 +203,10 @@ void gemv_pair(const W4Weights& w, const Tables& tb, const float* x, int64_t ldx
     for (; c + U <= group_chunks; c += U) steps<U, MR, P>(tile_lo, tile_hi, tb, ch, xr);
     if constexpr (U > 1)
       for (; c < group_chunks; ++c) steps<1, MR, P>(tile_lo, tile_hi, tb, ch, xr);
-    const __m512 s = load_scales16<SK>(scale_at(w, t, g, kScaleBytes<SK>),
-                                       scale_at(w, t_hi, g, kScaleBytes<SK>), mul256);
-    // x-sum term per channel: (8 - zero - kCodeOffset) * scale (zero 8 if symmetric)
+    __m512 s = load_scales16<SK>(scale_at(w, t, g, kScaleBytes<SK>),
+                                 scale_at(w, t_hi, g, kScaleBytes<SK>), mul256);
+    if constexpr (Ops::kValueScale != 1.0f) s = _mm512_mul_ps(s, _mm512_set1_ps(Ops::kValueScale));
+    // x-sum term per channel: (8 - zero - kCodeOffset) * scale (zero 8 where symmetric)
     constexpr bool kXsumTerm = Asym || Ops::kCodeOffset != 0.0f;
     __m512 zs = zero;
     if constexpr (Asym)
@@ -255,10 +259,7 @@ struct Gemv {
   template <W4ScaleKind SK, bool Asym>
   static void kind(const W4Weights& w, const float* x, int64_t ldx, const float* xsum,
                    int64_t ldxs, int mr, int64_t t0, int64_t t1, float* out, int64_t ldo) {
-    // the offset decode is INT4's (float scales): no FP4 instantiations of it
-    constexpr bool kFp4Scale = SK == W4ScaleKind::kE8m0 || SK == W4ScaleKind::kE4m3;
-    if constexpr (!(kFp4Scale && Ops::kCodeOffset != 0.0f))
-      w4_gemv_row_split<kAvx512RowBlock, GemvRows<Ops, SK, Asym>>(mr, w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
+    w4_gemv_row_split<kAvx512RowBlock, GemvRows<Ops, SK, Asym>>(mr, w, x, ldx, xsum, ldxs, t0, t1, out, ldo);
   }
 
   static void run(const W4Weights& w, const float* x, int64_t ldx, const float* xsum,
@@ -271,9 +272,9 @@ void gemv_bf16(const W4Weights& w, const uint32_t* x, int64_t ldx, const float* 
                int64_t ldxs, int mr, int64_t t0, int64_t t1, float* out, int64_t ldo) {
   const float* xf = reinterpret_cast<const float*>(x);
   if (w4_is_int4(w))
-    Gemv<Bf16Int4Ops>::run(w, xf, ldx, xsum, ldxs, mr, t0, t1, out, ldo);
+    Gemv<Bf16Ops<false>>::run(w, xf, ldx, xsum, ldxs, mr, t0, t1, out, ldo);
   else
-    Gemv<Bf16Ops>::run(w, xf, ldx, xsum, ldxs, mr, t0, t1, out, ldo);
+    Gemv<Bf16Ops<true>>::run(w, xf, ldx, xsum, ldxs, mr, t0, t1, out, ldo);
 }
 
 #undef QK_W4_DISPATCH

@@ -125,15 +125,11 @@ struct W4CpuPlan {
 };
 
 // Workspace (fp32 elements) the caller allocates: x converted to fp32 in packed column
-// order, [m][k_pad], then, where w4_needs_xsum, the per-group sums of x, [m][groups].
-QK_HOST_DEVICE inline int64_t w4a16_cpu_workspace_floats(int64_t m, const W4CpuShape& s,
-                                                          bool xsum) {
-  return m * s.k_pad + (xsum ? m * s.groups : 0);
+// order, [m][k_pad], then the per-group sums of x, [m][groups] (zero points, and decodes
+// that add a constant to every code: cpp/gemm/w4a16_kernels_avx512.cpp).
+QK_HOST_DEVICE inline int64_t w4a16_cpu_workspace_floats(int64_t m, const W4CpuShape& s) {
+  return m * (s.k_pad + s.groups);
 }
-
-// INT4 kernels use the per-group sums of x: for zero points, and for decodes that add a
-// constant to every code (the AVX-512 bf16 GEMV, cpp/gemm/w4a16_kernels_avx512.cpp).
-QK_HOST_DEVICE inline bool w4_needs_xsum(const FormatSpec& f) { return f.kind == FormatKind::kInt4; }
 
 QK_HOST_DEVICE inline W4CpuPlan w4a16_cpu_plan(int64_t m, const W4CpuShape& s, int threads) {
   W4CpuPlan p{};

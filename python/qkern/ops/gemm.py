@@ -292,7 +292,7 @@ def _linear_prepacked_cpu(x, packed, scale, zero, global_scale, perm, bias, fmt,
     m = x2.shape[0]
     y = x.new_empty((m, n))
     if m and n:
-        ws = torch.empty(_C.w4a16_cpu_workspace_floats(m, n, k, block, isinstance(f, INT4)), dtype=torch.float32)
+        ws = torch.empty(_C.w4a16_cpu_workspace_floats(m, n, k, block), dtype=torch.float32)
         # positional: keyword parsing of 20 arguments costs more than the checks above
         _C.w4a16_linear(f.kind, block, getattr(f, "symmetric", True), f.has_global_scale, m, n, k,
                         x2.data_ptr(), x_stride, dtype_code(x.dtype), data_ptr(perm),
