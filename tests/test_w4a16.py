@@ -30,10 +30,11 @@ FORMATS = {
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 # (M, N, which K): the GEMV takes M <= 8 in passes of 4 rows (AVX2: M = 4 / 5 one / two
 # passes) or 8 (AVX-512), one instantiation per M, so every M in 1..8 appears; M = 8 / 9
-# straddle the GEMV / GEMM switch (bf16 x: the GEMV up to 32 rows); M = 250 spans GEMM row blocks (120) with a
-# tail; N not multiples of 8 or 16.
-SHAPES = [(1, 1, 0), (1, 7, 1), (2, 9, 1), (3, 100, 0), (6, 17, 0), (7, 40, 1), (4, 33, 1), (5, 7, 1), (8, 50, 1), (9, 33, 0),
-          (16, 100, 1), (17, 1, 0), (100, 7, 1), (20, 300, 1), (1, 300, 1), (250, 20, 0)]
+# straddle the GEMV / GEMM switch (bf16 x on AVX-512: GEMV up to 12 rows, M = 13 the bf16
+# GEMM, whose register tiles are 6 rows x 32 or 16 channels); M = 250 spans GEMM row blocks
+# (120) with a tail; N not multiples of 8 or 16.
+SHAPES = [(1, 1, 0), (1, 7, 1), (2, 9, 1), (3, 100, 0), (6, 17, 0), (7, 40, 1), (4, 33, 1),
+          (5, 7, 1), (8, 50, 1), (9, 33, 0), (13, 24, 1), (16, 100, 1), (17, 1, 0), (100, 7, 1), (20, 300, 1), (1, 300, 1), (250, 20, 0)]
 
 
 def make_weight(n: int, k: int, fmt: str, dtype: torch.dtype) -> qkern.QuantizedTensor:
@@ -169,16 +170,17 @@ def test_scale_decoders_every_code(cpu_isa):
     assert_same_bits(decode_scales(formats.INT4(32), f32), f32)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
 @pytest.mark.parametrize("fmt", ["int4:g32:sym", "int4:g32:asym", "mxfp4:floor", "nvfp4"])
-@pytest.mark.parametrize("m", [1, 9])
-def test_non_finite_weight_block_gives_nan(cpu_isa, fmt, m):
+@pytest.mark.parametrize("m", [1, 9, 20])
+def test_non_finite_weight_block_gives_nan(cpu_isa, fmt, m, dtype):
     """A weight block with NaN/Inf dequantizes to NaN (formats policy); those output
-    columns are NaN, the others finite and accurate."""
+    columns are NaN, the others finite and accurate (GEMV and GEMM, fp32 and bf16 paths)."""
     w = torch.randn(24, 64)
     w[5, 3] = float("nan")
     w[17, 40] = float("inf")
     q = ops.quantize(w, fmt)
-    x = torch.randn(m, 64)
+    x = torch.randn(m, 64).to(dtype)
     y = ops.w4a16_linear(x, ops.prepack(q))
     assert torch.isnan(y[:, [5, 17]]).all()
     check_linear(x, q, y=y, what=fmt)

@@ -101,10 +101,23 @@ void store_rows(const W4A16Params& p, const float* acc, int64_t ldacc, int64_t m
   }
 }
 
-// bf16 activations are exact in bf16: the level's bf16 GEMV (if any) takes them as bf16
-// pairs, x[2j] in the low half (the fp32 xw holds them exactly: truncation is exact).
+// bf16 activations are exact in bf16: the level's bf16 GEMV / GEMM (if any) take them as
+// bf16 pairs, x[2j] in the low half (the fp32 xw holds them exactly: truncation is exact).
 bool use_gemv_bf16(const W4A16Params& p) {
   return kernels().gemv_bf16 && p.x_dtype == DType::kBF16;
+}
+bool use_gemm_bf16(const W4A16Params& p) {
+  return kernels().gemm_bf16 && p.x_dtype == DType::kBF16;
+}
+
+// The m rows of xw as bf16 pairs u32 [m][k_pad / 2], in a buffer of the calling thread.
+const uint32_t* bf16_pairs(const W4A16Params& p, const W4CpuShape& s, const float* xw) {
+  thread_local std::vector<uint32_t> pairs;
+  pairs.resize(size_t(p.m * s.k_pad / 2));
+  const uint32_t* bits = reinterpret_cast<const uint32_t*>(xw);
+  for (int64_t j = 0; j < p.m * s.k_pad / 2; ++j)
+    pairs[j] = (bits[2 * j] >> 16) | (bits[2 * j + 1] & 0xFFFF0000u);
+  return pairs.data();
 }
 
 // GEMV over all m rows: blocks of kW4GemvMaxM rows per kernel call; with more than one
@@ -114,14 +127,7 @@ void run_gemv(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w, con
               const float* xsum) {
   const W4Kernels& k = kernels();
   const bool bf16 = use_gemv_bf16(p);
-  thread_local std::vector<uint32_t> xpairs;
-  if (bf16) {
-    xpairs.resize(size_t(p.m * s.k_pad / 2));
-    const uint32_t* bits = reinterpret_cast<const uint32_t*>(xw);
-    for (int64_t j = 0; j < p.m * s.k_pad / 2; ++j)
-      xpairs[j] = (bits[2 * j] >> 16) | (bits[2 * j + 1] & 0xFFFF0000u);
-  }
-  const uint32_t* xp = xpairs.data();  // the calling thread's buffer (workers have their own)
+  const uint32_t* xp = bf16 ? bf16_pairs(p, s, xw) : nullptr;
   // At least ~64 KiB of weights per task: waking a pool worker costs tens of
   // microseconds, more than a whole small GEMV.
   const int64_t strip_bytes = (s.k_pad / kW4TileK) * kW4TileBytes;
@@ -145,6 +151,32 @@ void run_gemv(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w, con
     }
     const int64_t n0 = t0 * kW4TileN;
     store_rows(p, out.data(), ldo, 0, p.m, n0, std::min(s.n, t1 * kW4TileN) - n0);
+  });
+}
+
+// bf16 GEMM: work items of (up to kBf16RowBlock rows) x (32 channels: 4 tiles, the last
+// may be 2), row-block-major so that consecutive items share the x rows (L2).
+void run_gemm_bf16(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w,
+                   const float* xw, const float* xsum) {
+  constexpr int64_t kRowBlock = 120, kTilesPerItem = 4;
+  const W4Kernels& k = kernels();
+  const uint32_t* xp = bf16_pairs(p, s, xw);
+  const int64_t tiles = s.n_pad / kW4TileN, ldx = s.k_pad / 2;
+  const int64_t col_items = (tiles + kTilesPerItem - 1) / kTilesPerItem;
+  const int64_t row_items = (p.m + kRowBlock - 1) / kRowBlock;
+  parallel_for(row_items * col_items, 1, [&](int64_t i0, int64_t i1) {
+    constexpr int64_t ldo = kTilesPerItem * kW4TileN;
+    thread_local std::vector<float> stage;
+    stage.resize(size_t(kRowBlock * ldo));
+    for (int64_t item = i0; item < i1; ++item) {
+      const int64_t m0 = (item / col_items) * kRowBlock, m1 = std::min(p.m, m0 + kRowBlock);
+      const int64_t t0 = (item % col_items) * kTilesPerItem;
+      const int64_t nt = std::min(kTilesPerItem, tiles - t0);  // even: n_pad % 16 == 0
+      k.gemm_bf16(w, xp + m0 * ldx, ldx, xsum + m0 * s.groups, s.groups, m1 - m0, t0, nt,
+                  stage.data(), ldo);
+      const int64_t n0 = t0 * kW4TileN;
+      store_rows(p, stage.data(), ldo, m0, m1, n0, std::min(s.n, n0 + nt * kW4TileN) - n0);
+    }
   });
 }
 
@@ -249,6 +281,8 @@ Status w4a16_linear_cpu(const W4A16Params& p) {
   const W4CpuPlan plan = w4a16_cpu_plan(p.m, s, num_threads());
   if (plan.gemv || (p.m <= kW4Bf16GemvMaxM && use_gemv_bf16(p)))
     run_gemv(p, s, w, xw, xsum);
+  else if (use_gemm_bf16(p))
+    run_gemm_bf16(p, s, w, xw, xsum);
   else
     run_gemm(p, s, w, xw, plan);
   return Status::kOk;

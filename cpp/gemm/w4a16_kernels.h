@@ -12,12 +12,12 @@ namespace qkern {
 // How the prepacked scales are stored: the canonical encodings, decoded in the kernels.
 enum class W4ScaleKind : int { kF32, kF16, kBF16, kE8m0, kE4m3 };
 
-// Rows up to which a level's bf16 GEMV (W4Kernels::gemv_bf16, where present) replaces the
-// GEMM of w4a16_cpu_plan for bf16 activations; the driver calls it in blocks of
-// kW4GemvMaxM rows. Measured on Zen 4 (AVX-512 level, docs/gemm.md): 1.3x torch's int4
-// kernel at M = 9, 16, 24 and 32, where the AVX2-parts GEMM is 0.65x to 0.85x; larger M
-// not measured.
-constexpr int64_t kW4Bf16GemvMaxM = 32;
+// Rows up to which a level's bf16 GEMV (W4Kernels::gemv_bf16, where present) runs for bf16
+// activations, in blocks of kW4GemvMaxM rows; above it the level's bf16 GEMM (gemm_bf16)
+// if present, else the GEMM of w4a16_cpu_plan. Measured on Zen 4 (AVX-512 level, N = K =
+// 4096, one thread): the GEMV is faster at M = 9 and 10 (3.0 vs 3.5 ms), even at 12 and 14,
+// the bf16 GEMM from 16 (4.1-5.3 vs 5.1-6.0 ms) and at 32 (8.1 vs 9.3 ms).
+constexpr int64_t kW4Bf16GemvMaxM = 12;
 
 // A prepacked weight as the kernels see it. Value of element (n, k) in group g:
 //   INT4     (table[code] + 8 - zero[n, g]) * scale[n, g]   (table[c] = c - 8; zero 8 if sym)
@@ -83,6 +83,11 @@ struct W4Kernels {
   // pairs u32 [mr][k_pad / 2] (row stride ldx; low half x[2j], high half x[2j + 1]).
   void (*gemv_bf16)(const W4Weights& w, const uint32_t* x, int64_t ldx, const float* xsum,
                     int64_t ldxs, int mr, int64_t t0, int64_t t1, float* out, int64_t ldo);
+  // Optional: GEMM work item for bf16 activations (x pairs as for gemv_bf16, xsum as for
+  // gemv): out[i][(t - t0) * 8 + lane] = sum_k x[i][k] W[8t + lane][k] for i < m and
+  // tiles t in [t0, t0 + ntiles), ntiles 2 or 4; out has row stride ldo.
+  void (*gemm_bf16)(const W4Weights& w, const uint32_t* x, int64_t ldx, const float* xsum,
+                    int64_t ldxs, int64_t m, int64_t t0, int64_t ntiles, float* out, int64_t ldo);
 };
 
 const W4Kernels& w4_kernels_scalar();

@@ -221,7 +221,7 @@ void scales(const W4Weights& w, int64_t t, int64_t g, float* out) {
 }  // namespace
 
 const W4Kernels& w4_kernels_avx2() {
-  static const W4Kernels k{gemv, dequant, micro, scales, nullptr};
+  static const W4Kernels k{gemv, dequant, micro, scales, nullptr, nullptr};
   return k;
 }
 

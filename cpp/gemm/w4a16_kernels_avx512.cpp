@@ -17,6 +17,9 @@
 // scales are the AVX2 entries.
 #include <immintrin.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "common/cpu_features.h"
 #include "gemm/w4a16_kernels.h"
 #include "gemm/w4a16_x86.h"
@@ -284,14 +287,184 @@ void gemv_bf16(const W4Weights& w, const uint32_t* x, int64_t ldx, const float* 
     Gemv<Bf16Ops<true>>::run(w, xf, ldx, xsum, ldxs, mr, t0, t1, out, ldo);
 }
 
+// ---------------------------------------------------------------- bf16 GEMM
+//
+// One work item: rows [0, m) of x (bf16 pairs) times the 16 or 32 channels of tiles
+// [t0, t0 + ntiles) (ntiles 2 or 4) over all of K. K is walked in chunks of whole scale
+// groups (kW4Bf16GemmChunkK inputs, or one group if larger). Per chunk the tiles are
+// decoded once into a panel of exact bf16 words, [k pair][32 channels] u32 (the word
+// pairs of words(), unscaled: value = table[code]), and the chunk's scales (and zero
+// terms) into [group][32] fp32; then row blocks of kBf16GemmMr rows run the register tile:
+// per group, chains[r][b] += VDPBF16PS(panel word, x pair) over the group's k pairs, then
+// acc[r][b] += chains * scale (+ (8 - zero) * scale * sum of x), the same per-group
+// summation as the GEMV, exact products. The accumulators live in out between chunks.
+// Per k pair and 6 rows: 2 panel loads, 6 broadcasts, 12 dot products (the GEMV needs a
+// broadcast per dot product), and the decode is shared by all rows.
+
+constexpr int kBf16GemmMr = 6;       // rows per register tile: 12 chains + 12 accumulators
+constexpr int64_t kBf16GemmChunkK = 256;
+
+// Decodes the chunk [c0, c0 + nchunks) of tiles t0 .. t0 + ntiles - 1 (ntiles = 2 * NB)
+// into panel [nchunks * 4][NB * 16] and groups [g0, g0 + ng) of their scales into
+// scale [ng][NB * 16] (and zs, asymmetric only: (8 - zero) * scale).
+template <W4ScaleKind SK, bool Asym>
+void bf16_panel_kind(const W4Weights& w, int64_t t0, int nb, int64_t c0, int64_t nchunks,
+                     int64_t g0, int64_t ng, uint32_t* panel, float* scale, float* zs) {
+  const Tables tb = make_tables(w);
+  const __m256 mul256 = _mm256_set1_ps(256.0f * w.scale_mul);
+  const int width = nb * 16;
+  for (int b = 0; b < nb; ++b) {
+    const int64_t t = t0 + 2 * b;
+    const uint8_t* lo = w.packed + (t * w.k_chunks + c0) * kW4TileBytes;
+    const uint8_t* hi = w.packed + ((t + 1) * w.k_chunks + c0) * kW4TileBytes;
+    for (int64_t c = 0; c < nchunks; ++c) {
+      const __m512i bytes = load_pair(lo + c * kW4TileBytes, hi + c * kW4TileBytes);
+      const __m512i nib = _mm512_set1_epi8(0x0F);
+      __m512 u[4];
+      words(_mm512_and_si512(bytes, nib), tb, u);
+      words(_mm512_and_si512(_mm512_srli_epi16(bytes, 4), nib), tb, u + 2);
+      for (int j = 0; j < 4; ++j) _mm512_storeu_ps(panel + (c * 4 + j) * width + b * 16, u[j]);
+    }
+    for (int64_t g = 0; g < ng; ++g) {
+      const __m512 sv = load_scales16<SK>(scale_at(w, t, g0 + g, kScaleBytes<SK>),
+                                          scale_at(w, t + 1, g0 + g, kScaleBytes<SK>), mul256);
+      _mm512_storeu_ps(scale + g * width + b * 16, sv);
+      if constexpr (Asym)
+        _mm512_storeu_ps(zs + g * width + b * 16,
+                         _mm512_mul_ps(join(load_zero_offsets(w.zero + (t * w.groups + g0 + g) * kW4TileN),
+                                            load_zero_offsets(w.zero + ((t + 1) * w.groups + g0 + g) * kW4TileN)),
+                                       sv));
+    }
+  }
+}
+
+// The register tile: rows 0..MR-1 x NB * 16 channels over ng groups of group_pairs k
+// pairs of the panel; x pairs at x (row stride ldx) start at the chunk; xsum at the
+// chunk's first group (row stride ldxs); out (row stride ldo) holds the accumulators
+// (read unless first).
+template <int MR, int NB>
+void bf16_tile(const uint32_t* x, int64_t ldx, const float* xsum, int64_t ldxs,
+               const uint32_t* panel, const float* scale, const float* zs, int64_t ng,
+               int64_t group_pairs, float* out, int64_t ldo, bool first) {
+  static_assert(MR >= 1 && MR <= kBf16GemmMr && (NB == 1 || NB == 2), "6 x 32 register tile");
+  constexpr int W = NB * 16;
+  const __m512 zero = _mm512_setzero_ps();
+  // Named registers (an array of them would live in memory): a<r><b> accumulators,
+  // c<r><b> chains of the current group.
+#define QK_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define QK_DECL(r) __m512 a##r##0 = zero, a##r##1 = zero, c##r##0, c##r##1;
+  QK_ROWS(QK_DECL)
+#undef QK_DECL
+#define QK_LOAD(r)                                                                  \
+  if constexpr (MR > r) {                                                           \
+    if (!first) {                                                                   \
+      a##r##0 = _mm512_loadu_ps(out + r * ldo);                                     \
+      if constexpr (NB == 2) a##r##1 = _mm512_loadu_ps(out + r * ldo + 16);         \
+    }                                                                               \
+  }
+  QK_ROWS(QK_LOAD)
+#undef QK_LOAD
+  for (int64_t g = 0; g < ng; ++g) {
+#define QK_ZERO(r) c##r##0 = zero, c##r##1 = zero;
+    QK_ROWS(QK_ZERO)
+#undef QK_ZERO
+    const uint32_t* pw = panel + g * group_pairs * W;
+    const uint32_t* xg = x + g * group_pairs;
+    for (int64_t j = 0; j < group_pairs; ++j) {
+      const __m512bh b0 = (__m512bh)_mm512_loadu_ps(pw + j * W);
+      const __m512bh b1 = NB == 2 ? (__m512bh)_mm512_loadu_ps(pw + j * W + 16) : b0;
+#define QK_DOT(r)                                                                   \
+      if constexpr (MR > r) {                                                       \
+        const __m512bh xv = (__m512bh)_mm512_set1_epi32(int(xg[r * ldx + j]));      \
+        c##r##0 = _mm512_dpbf16_ps(c##r##0, b0, xv);                                \
+        if constexpr (NB == 2) c##r##1 = _mm512_dpbf16_ps(c##r##1, b1, xv);         \
+      }
+      QK_ROWS(QK_DOT)
+#undef QK_DOT
+    }
+    const __m512 s0 = _mm512_loadu_ps(scale + g * W);
+    const __m512 s1 = NB == 2 ? _mm512_loadu_ps(scale + g * W + 16) : s0;
+#define QK_SCALE(r)                                                                 \
+    if constexpr (MR > r) {                                                         \
+      a##r##0 = _mm512_fmadd_ps(c##r##0, s0, a##r##0);                              \
+      if constexpr (NB == 2) a##r##1 = _mm512_fmadd_ps(c##r##1, s1, a##r##1);       \
+      if (zs) {                                                                     \
+        const __m512 xs = _mm512_set1_ps(xsum[r * ldxs + g]);                       \
+        a##r##0 = _mm512_fmadd_ps(_mm512_loadu_ps(zs + g * W), xs, a##r##0);        \
+        if constexpr (NB == 2)                                                      \
+          a##r##1 = _mm512_fmadd_ps(_mm512_loadu_ps(zs + g * W + 16), xs, a##r##1); \
+      }                                                                             \
+    }
+    QK_ROWS(QK_SCALE)
+#undef QK_SCALE
+  }
+#define QK_STORE(r)                                                                 \
+  if constexpr (MR > r) {                                                           \
+    _mm512_storeu_ps(out + r * ldo, a##r##0);                                       \
+    if constexpr (NB == 2) _mm512_storeu_ps(out + r * ldo + 16, a##r##1);           \
+  }
+  QK_ROWS(QK_STORE)
+#undef QK_STORE
+#undef QK_ROWS
+}
+
+template <int NB>
+void bf16_tile_rows(int mr, const uint32_t* x, int64_t ldx, const float* xsum, int64_t ldxs,
+                    const uint32_t* panel, const float* scale, const float* zs, int64_t ng,
+                    int64_t group_pairs, float* out, int64_t ldo, bool first) {
+  static_assert(kBf16GemmMr == 6, "one instantiation per row count");
+  switch (mr) {
+    case 1: return bf16_tile<1, NB>(x, ldx, xsum, ldxs, panel, scale, zs, ng, group_pairs, out, ldo, first);
+    case 2: return bf16_tile<2, NB>(x, ldx, xsum, ldxs, panel, scale, zs, ng, group_pairs, out, ldo, first);
+    case 3: return bf16_tile<3, NB>(x, ldx, xsum, ldxs, panel, scale, zs, ng, group_pairs, out, ldo, first);
+    case 4: return bf16_tile<4, NB>(x, ldx, xsum, ldxs, panel, scale, zs, ng, group_pairs, out, ldo, first);
+    case 5: return bf16_tile<5, NB>(x, ldx, xsum, ldxs, panel, scale, zs, ng, group_pairs, out, ldo, first);
+    default: return bf16_tile<6, NB>(x, ldx, xsum, ldxs, panel, scale, zs, ng, group_pairs, out, ldo, first);
+  }
+}
+
+void bf16_panel(const W4Weights& w, int64_t t0, int nb, int64_t c0, int64_t nchunks, int64_t g0,
+                int64_t ng, uint32_t* panel, float* scale, float* zs) {
+  QK_W4_DISPATCH(w, bf16_panel_kind, w, t0, nb, c0, nchunks, g0, ng, panel, scale, zs)
+}
+
+void gemm_bf16(const W4Weights& w, const uint32_t* x, int64_t ldx, const float* xsum,
+               int64_t ldxs, int64_t m, int64_t t0, int64_t ntiles, float* out, int64_t ldo) {
+  const int nb = int(ntiles / 2);
+  const int64_t group_pairs = w.group_chunks * 4;
+  const int64_t chunk_groups = std::max<int64_t>(1, kBf16GemmChunkK / (w.group_chunks * kW4TileK));
+  thread_local std::vector<uint32_t> panel;
+  thread_local std::vector<float> scale, zs;
+  panel.resize(size_t(chunk_groups * group_pairs * 32));
+  scale.resize(size_t(chunk_groups * 32));
+  zs.resize(w.zero ? size_t(chunk_groups * 32) : 0);
+  for (int64_t g0 = 0; g0 < w.groups; g0 += chunk_groups) {
+    const int64_t ng = std::min(chunk_groups, w.groups - g0);
+    bf16_panel(w, t0, nb, g0 * w.group_chunks, ng * w.group_chunks, g0, ng, panel.data(),
+               scale.data(), w.zero ? zs.data() : nullptr);
+    for (int64_t i = 0; i < m; i += kBf16GemmMr) {
+      const int mr = int(std::min<int64_t>(kBf16GemmMr, m - i));
+      const uint32_t* xi = x + i * ldx + g0 * group_pairs;
+      const float* xs = xsum + i * ldxs + g0;
+      float* o = out + i * ldo;
+      const float* z = w.zero ? zs.data() : nullptr;
+      if (nb == 2)
+        bf16_tile_rows<2>(mr, xi, ldx, xs, ldxs, panel.data(), scale.data(), z, ng, group_pairs, o, ldo, g0 == 0);
+      else
+        bf16_tile_rows<1>(mr, xi, ldx, xs, ldxs, panel.data(), scale.data(), z, ng, group_pairs, o, ldo, g0 == 0);
+    }
+  }
+}
+
 #undef QK_W4_DISPATCH
 
 }  // namespace
 
 const W4Kernels& w4_kernels_avx512() {
   const W4Kernels& avx2 = w4_kernels_avx2();
+  const bool bf16 = cpu_features().avx512bf16;
   static const W4Kernels k{Gemv<Fp32Ops>::run, avx2.dequant, avx2.micro, avx2.scales,
-                           cpu_features().avx512bf16 ? gemv_bf16 : nullptr};
+                           bf16 ? gemv_bf16 : nullptr, bf16 ? gemm_bf16 : nullptr};
   return k;
 }
 

@@ -82,7 +82,7 @@ void micro(const float* a, int64_t lda, const float* b, int64_t kc, float* c, in
 }  // namespace
 
 const W4Kernels& w4_kernels_scalar() {
-  static const W4Kernels k{gemv, dequant, micro, scales, nullptr};
+  static const W4Kernels k{gemv, dequant, micro, scales, nullptr, nullptr};
   return k;
 }
 
