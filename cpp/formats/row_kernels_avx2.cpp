@@ -339,6 +339,139 @@ void encode_fp8(const float* x, int64_t n, float scale, uint8_t* q) {
   if (i < n) scalar().encode_fp8(x + i, n - i, scale, q + i);
 }
 
+// ---------------------------------------------------------------- block quantization
+//
+// Eight blocks at a time, one block per lane: per-block amax by a transposing reduction,
+// the scale rules of recipes.h on the 8 lanes (the same IEEE operations in the same order,
+// on finite statistics only), then each block's codes by the encoders above with its
+// lane's factor. Batches holding a non-finite block, the last nb % 8 blocks, INT4
+// asymmetric, per-row formats and long blocks go through quantize_blocks_with (the
+// definition) on this table.
+
+// r[j] = op over the 8 lanes of v[j]: pairs, then quads within each 128-bit half, then
+// the two halves.
+template <class Op>
+QK_FORCEINLINE __m256i reduce8x8(const __m256i* v, Op op) {
+  auto pairs = [&](__m256i a, __m256i b) {  // per half: [a, b, a, b]
+    return op(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b));
+  };
+  auto quads = [&](__m256i a, __m256i b) {  // per half: [v0, v1, v2, v3] of a's and b's pairs
+    return op(_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b));
+  };
+  const __m256i lo = quads(pairs(v[0], v[1]), pairs(v[2], v[3]));
+  const __m256i hi = quads(pairs(v[4], v[5]), pairs(v[6], v[7]));
+  return op(_mm256_permute2x128_si256(lo, hi, 0x20), _mm256_permute2x128_si256(lo, hi, 0x31));
+}
+
+// Lane j: the fp32 bits of max |x| over block j of 8 consecutive blocks (block % 8 == 0).
+// Non-negative floats order as their bits (as int32), and NaN > Inf > every finite value,
+// so the block is finite iff its lane is below 0x7F800000, and then the lane is the
+// block's amax (+0 for an all-zero block, as block_stats gives).
+QK_FORCEINLINE __m256i block_amax_bits8(const float* x, int64_t block) {
+  const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF);
+  __m256i v[8];
+  for (int j = 0; j < 8; ++j) {
+    const float* xj = x + j * block;
+    __m256i m = _mm256_and_si256(_mm256_castps_si256(_mm256_loadu_ps(xj)), magnitude);
+    for (int64_t i = 8; i < block; i += 8)
+      m = _mm256_max_epi32(m, _mm256_and_si256(_mm256_castps_si256(_mm256_loadu_ps(xj + i)), magnitude));
+    v[j] = m;
+  }
+  return reduce8x8(v, [](__m256i a, __m256i b) { return _mm256_max_epi32(a, b); });
+}
+
+// 8 int32 lanes holding 0..255 -> 8 bytes at q.
+QK_FORCEINLINE void store_bytes8(__m256i v, void* q) {
+  const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  _mm_storel_epi64(static_cast<__m128i*>(q), _mm_packus_epi16(w, w));
+}
+
+// The E8M0 codes of 8 finite amax (bits): mx_scale_floor / mx_scale_rceil.
+QK_FORCEINLINE __m256i mx_scale8(__m256i amax_bits, bool rceil) {
+  if (!rceil)  // floor(log2(amax)) - 2 + 127 from the exponent field, >= 0 (<= 252: finite)
+    return _mm256_max_epi32(_mm256_sub_epi32(_mm256_srli_epi32(amax_bits, 23), _mm256_set1_epi32(kE2m1MaxExp)),
+                            _mm256_setzero_si256());
+  // e8m0_ceil(amax / 6): field + (mantissa != 0), at most 254; subnormal v: 1 above 2^-127
+  const __m256i b = _mm256_castps_si256(_mm256_div_ps(_mm256_castsi256_ps(amax_bits), _mm256_set1_ps(kE2m1Max)));
+  const __m256i field = _mm256_srli_epi32(b, 23);
+  const __m256i exact = _mm256_cmpeq_epi32(_mm256_and_si256(b, _mm256_set1_epi32(0x7FFFFF)), _mm256_setzero_si256());
+  const __m256i normal = _mm256_min_epi32(_mm256_add_epi32(_mm256_add_epi32(field, _mm256_set1_epi32(1)), exact),
+                                          _mm256_set1_epi32(254));
+  const __m256i subnormal = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_cmpgt_epi32(b, _mm256_set1_epi32(0x00400000)));
+  return _mm256_blendv_epi8(normal, subnormal, _mm256_cmpeq_epi32(field, _mm256_setzero_si256()));
+}
+
+// mx_element_factor of 8 E8M0 codes (0..254): 2^(127 - code), subnormal 2^-127 for 254.
+QK_FORCEINLINE __m256 mx_factor8(__m256i code) {
+  const __m256i normal = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_set1_epi32(254), code), 23);
+  const __m256i tiny = _mm256_and_si256(_mm256_cmpeq_epi32(code, _mm256_set1_epi32(254)), _mm256_set1_epi32(0x00400000));
+  return _mm256_castsi256_ps(_mm256_or_si256(normal, tiny));
+}
+
+// 8 finite blocks of an INT4 symmetric, MXFP4 or NVFP4 format whose amax bits are in
+// amax_bits: their scales to out (index 0..7) and the codes of each block.
+QK_FORCEINLINE void quantize8(const FormatSpec& f, float d, const float* x, __m256i amax_bits,
+                              const BlockOutputs& out) {
+  const __m256 amax = _mm256_castsi256_ps(amax_bits);
+  const int64_t block = f.block, bytes = block / 2;
+  uint8_t* q = static_cast<uint8_t*>(out.codes);
+  alignas(32) float factor[8];
+  switch (f.kind) {
+    case FormatKind::kInt4: {  // int4_sym_params: round_to_dtype(2 * (amax / 15))
+      __m256 s = _mm256_mul_ps(_mm256_set1_ps(2.0f), _mm256_div_ps(amax, _mm256_set1_ps(15.0f)));
+      if (out.scale_dtype == DType::kF32) {
+        _mm256_storeu_ps(static_cast<float*>(out.scale), s);
+      } else {
+        const __m128i h = out.scale_dtype == DType::kF16 ? f32x8_to_f16<true>(s) : f32x8_to_bf16<true>(s);
+        _mm_storeu_si128(static_cast<__m128i*>(out.scale), h);
+        s = out.scale_dtype == DType::kF16 ? _mm256_cvtph_ps(h)
+                                           : _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+      }
+      _mm256_store_ps(factor, s);
+      for (int j = 0; j < 8; ++j) encode_int4(x + j * block, block, Int4Params{factor[j], 8.0f}, q + j * bytes);
+      return;
+    }
+    case FormatKind::kMxfp4: {
+      const __m256i code = mx_scale8(amax_bits, f.rceil);
+      store_bytes8(code, out.scale);
+      _mm256_store_ps(factor, mx_factor8(code));
+      break;
+    }
+    default: {  // NVFP4: nvfp4_block_params / nvfp4_block_params_single
+      __m256 s = _mm256_div_ps(amax, _mm256_set1_ps(kE2m1Max));
+      if (f.global_scale) s = _mm256_div_ps(s, _mm256_set1_ps(d));
+      // no NaN here: max/min give fmaxf/fminf's results
+      s = _mm256_min_ps(_mm256_max_ps(s, _mm256_set1_ps(exp2i(-6))), _mm256_set1_ps(kE4m3Max));
+      const __m256i code = f32x8_to_e4m3(s);
+      store_bytes8(code, out.scale);
+      const float one = f.global_scale ? 1.0f / d : 1.0f;
+      _mm256_store_ps(factor, _mm256_div_ps(_mm256_set1_ps(one), e4m3x8_to_f32(code)));
+      break;
+    }
+  }
+  for (int j = 0; j < 8; ++j) encode_e2m1(x + j * block, block, factor[j], q + j * bytes);
+}
+
+void quantize_blocks(const FormatSpec& f, float d, const float* x, int64_t nb, const BlockOutputs& out) {
+  const int64_t block = f.block;
+  int64_t j = 0;
+  if (block % 8 == 0 && block <= 512 &&
+      (f.kind == FormatKind::kMxfp4 || f.kind == FormatKind::kNvfp4 || (f.kind == FormatKind::kInt4 && f.symmetric))) {
+    const int scale_bytes = f.kind != FormatKind::kInt4 ? 1 : out.scale_dtype == DType::kF32 ? 4 : 2;
+    for (; j + 8 <= nb; j += 8) {
+      const __m256i amax_bits = block_amax_bits8(x + j * block, block);
+      if (_mm256_movemask_epi8(_mm256_cmpgt_epi32(amax_bits, _mm256_set1_epi32(0x7F7FFFFF))) != 0) {
+        quantize_blocks_with(row_kernels_avx2(), f, d, x, j, j + 8, out);
+        continue;
+      }
+      quantize8(f, d, x + j * block, amax_bits,
+                {static_cast<uint8_t*>(out.codes) + j * block / 2, static_cast<char*>(out.scale) + j * scale_bytes,
+                 out.scale_dtype, nullptr});
+    }
+  }
+  if (j < nb) quantize_blocks_with(row_kernels_avx2(), f, d, x, j, nb, out);
+}
+
 // 16-bit outputs by table. A block of a 4-bit format holds at most 16 distinct values, so
 // for f16/bf16 outputs the decoders convert those 16 values once per block, with the
 // element path's own arithmetic and conversion (same bits by construction), and look the
@@ -501,8 +634,8 @@ void decode_fp8_row(const uint8_t* q, int64_t n, float scale, void* out, DType t
 
 const RowKernels& row_kernels_avx2() {
   static const RowKernels k{load_f32,        block_stats,     finite_amax,     encode_int4,
-                            encode_e2m1,     encode_int8,     encode_fp8,      decode_int4_row,
-                            decode_e2m1_row, decode_int8_row, decode_fp8_row};
+                            encode_e2m1,     encode_int8,     encode_fp8,      quantize_blocks,
+                            decode_int4_row, decode_e2m1_row, decode_int8_row, decode_fp8_row};
   return k;
 }
 

@@ -7,8 +7,8 @@
 // scale in its last pass; for an fp32 output the row is rotated in the output memory
 // itself, other dtypes go through a per-thread scratch row.
 //
-// hadamard_quantize quantizes each rotated fp32 row with formats/quantize.h's
-// quantize_block while the row is in cache. NVFP4 with a global scale needs the amax of
+// hadamard_quantize quantizes each rotated fp32 row with the quantize_blocks row kernel
+// (formats/row_kernels.h) while the row is in cache. NVFP4 with a global scale needs the amax of
 // the whole rotated tensor before the first block scale: it makes two passes, the first
 // rotating each row only to take its finite amax (per-row maxima, reduced in order, so the
 // result does not depend on threading), the second rotating again and quantizing. The
@@ -34,12 +34,13 @@ const HadamardRowKernels& row_kernels() {
                                           QKERN_IF_AVX2(hadamard_row_kernels_avx2), nullptr);
 }
 
-// Per-thread scratch, 64-byte aligned, grown on demand and kept: two fp32 rows and the
-// mix's work area.
+// Per-thread scratch, 64-byte aligned, grown on demand and kept: two fp32 rows, the mix's
+// work area and room for one byte per element (a row's block scales before the swizzle).
 struct Scratch {
   float* a;
   float* b;
   float* mix;
+  uint8_t* scales;
 };
 
 Scratch thread_scratch(const HadamardSize& size) {
@@ -47,11 +48,12 @@ Scratch thread_scratch(const HadamardSize& size) {
   const auto aligned = [](int64_t floats) { return (floats + kAlignFloats - 1) / kAlignFloats * kAlignFloats; };
   const int64_t row = aligned(size.n()), mix = aligned(int64_t(kMixWorkFloats) * size.k);
   thread_local std::vector<float> buf;
-  const int64_t total = 2 * row + mix + kAlignFloats;
+  const int64_t scales = aligned(size.n() / 4);
+  const int64_t total = 2 * row + mix + scales + kAlignFloats;
   if (int64_t(buf.size()) < total) buf.resize(size_t(total));
   const uintptr_t addr = reinterpret_cast<uintptr_t>(buf.data());
   float* base = reinterpret_cast<float*>((addr + 63) & ~uintptr_t(63));
-  return {base, base + row, base + 2 * row};
+  return {base, base + row, base + 2 * row, reinterpret_cast<uint8_t*>(base + 2 * row + mix)};
 }
 
 // Rows per task: about 16K elements.
@@ -123,16 +125,20 @@ Status hadamard_quantize_cpu(const HadamardQuantizeParams& p) {
     q.global_scale[0] = d;
   }
 
-  const int64_t block = f.block, blocks_per_row = n / block;
+  const int64_t blocks_per_row = n / f.block;
   parallel_for(h.rows, grain, [&](int64_t r0, int64_t r1) {
     const Scratch s = thread_scratch(h.size);
     for (int64_t r = r0; r < r1; ++r) {
       rotate_row(rk, h, r, s.b, s);
-      for (int64_t j = 0; j < blocks_per_row; ++j) {
-        const int64_t b = r * blocks_per_row + j;
-        const int64_t scale_index = p.swizzled_scales ? swizzled_scale_offset(r, j, blocks_per_row) : b;
-        quantize_block(k, q, d, s.b + j * block, b, scale_index);
+      BlockOutputs out = block_outputs(q, r * blocks_per_row);
+      if (!p.swizzled_scales) {
+        k.quantize_blocks(f, d, s.b, blocks_per_row, out);
+        continue;
       }
+      out.scale = s.scales;  // MXFP4/NVFP4: one byte per block, then scattered
+      k.quantize_blocks(f, d, s.b, blocks_per_row, out);
+      for (int64_t j = 0; j < blocks_per_row; ++j)
+        static_cast<uint8_t*>(q.scale)[swizzled_scale_offset(r, j, blocks_per_row)] = s.scales[j];
     }
   });
   return Status::kOk;

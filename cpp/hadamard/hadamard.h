@@ -1,8 +1,8 @@
 // CPU Walsh-Hadamard rotation (qkern/hadamard.h) and its fused quantize variant.
 //
 // The driver (hadamard.cpp) splits rows over the thread pool and runs, per row, the inner
-// loops of the active ISA level below; the quantize epilogue is formats/quantize.h's
-// quantize_block on the rotated fp32 row while it is still in cache.
+// loops of the active ISA level below; the quantize epilogue is the quantize_blocks row
+// kernel of formats/row_kernels.h on the rotated fp32 row while it is still in cache.
 //
 // Bit-exactness contract: every table computes each output element with the same
 // sequence of fp32 operations as the scalar one (butterfly stages in increasing stride,
