@@ -8,12 +8,13 @@
 // itself, other dtypes go through a per-thread scratch row.
 //
 // hadamard_quantize quantizes each rotated fp32 row with the quantize_blocks row kernel
-// (formats/row_kernels.h) while the row is in cache. NVFP4 with a global scale needs the amax of
-// the whole rotated tensor before the first block scale: it makes two passes, the first
-// rotating each row only to take its finite amax (per-row maxima, reduced in order, so the
-// result does not depend on threading), the second rotating again and quantizing. The
-// rotation is recomputed rather than stored: it costs about one more transform and no
-// fp32 copy of the tensor (the CUDA kernel will use the same scheme, with an atomic max
+// (formats/row_kernels.h) while the row is in cache. NVFP4 with a global scale needs the
+// amax of the whole rotated tensor before the first block scale: it makes two passes, the
+// first rotating each row to take its finite amax (per-row maxima, reduced in order, so
+// the result does not depend on threading), the second quantizing. When the caller gives
+// a workspace for the whole tensor (up to kKeepRotatedMaxBytes, so it stays in L2/L3),
+// pass 1 keeps the rotated rows there; otherwise pass 2 rotates every row again (one more
+// transform, no fp32 copy of the tensor; the CUDA kernel does this, with an atomic max
 // over the rows in the first pass).
 #include "hadamard/hadamard.h"
 
@@ -98,7 +99,11 @@ Status hadamard_cpu(const HadamardParams& p) {
   return Status::kOk;
 }
 
-Status hadamard_quantize_cpu(const HadamardQuantizeParams& p) {
+int64_t hadamard_quantize_workspace_rows_cpu(bool two_level, int64_t rows, int64_t n) {
+  return two_level && rows * n * int64_t(sizeof(float)) <= kKeepRotatedMaxBytes ? rows : 0;
+}
+
+Status hadamard_quantize_cpu(const HadamardQuantizeParams& p, float* workspace, int64_t workspace_rows) {
   const HadamardParams& h = p.h;
   const QuantizeParams& q = p.q;
   const FormatSpec& f = q.fmt;
@@ -111,14 +116,17 @@ Status hadamard_quantize_cpu(const HadamardQuantizeParams& p) {
   const RowKernels& k = active_row_kernels();
   const int64_t grain = row_grain(n);
 
+  // rotated rows kept by pass 1 (NVFP4 two-level with a workspace), else null
+  float* kept = two_level && workspace && workspace_rows >= h.rows ? workspace : nullptr;
   float d = 1.0f;
   if (two_level) {  // pass 1: amax of the rotated tensor
     std::vector<float> row_amax(size_t(h.rows));
     parallel_for(h.rows, grain, [&](int64_t r0, int64_t r1) {
       const Scratch s = thread_scratch(h.size);
       for (int64_t r = r0; r < r1; ++r) {
-        rotate_row(rk, h, r, s.b, s);
-        row_amax[size_t(r)] = k.finite_amax(s.b, DType::kF32, n);
+        float* row = kept ? kept + r * n : s.b;
+        rotate_row(rk, h, r, row, s);
+        row_amax[size_t(r)] = k.finite_amax(row, DType::kF32, n);
       }
     });
     d = nvfp4_global_scale(*std::max_element(row_amax.begin(), row_amax.end()));
@@ -129,14 +137,15 @@ Status hadamard_quantize_cpu(const HadamardQuantizeParams& p) {
   parallel_for(h.rows, grain, [&](int64_t r0, int64_t r1) {
     const Scratch s = thread_scratch(h.size);
     for (int64_t r = r0; r < r1; ++r) {
-      rotate_row(rk, h, r, s.b, s);
+      const float* row = kept ? kept + r * n : s.b;
+      if (!kept) rotate_row(rk, h, r, s.b, s);
       BlockOutputs out = block_outputs(q, r * blocks_per_row);
       if (!p.swizzled_scales) {
-        k.quantize_blocks(f, d, s.b, blocks_per_row, out);
+        k.quantize_blocks(f, d, row, blocks_per_row, out);
         continue;
       }
       out.scale = s.scales;  // MXFP4/NVFP4: one byte per block, then scattered
-      k.quantize_blocks(f, d, s.b, blocks_per_row, out);
+      k.quantize_blocks(f, d, row, blocks_per_row, out);
       for (int64_t j = 0; j < blocks_per_row; ++j)
         static_cast<uint8_t*>(q.scale)[swizzled_scale_offset(r, j, blocks_per_row)] = s.scales[j];
     }

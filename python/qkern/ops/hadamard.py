@@ -129,7 +129,7 @@ def _hadamard_reference(x, scale, signs, transpose):
 def _workspace(module, rows: int, n: int, device, workspace_rows: Optional[int]):
     """(fp32 workspace, its rows) for the CUDA kernels: rows too long for shared memory
     go through a global buffer (cuda/hadamard/hadamard.h); ``workspace_rows`` forces one
-    (tests). The CPU module needs none."""
+    (tests; the CPU's hadamard_quantize asks for one through it, see run_hadamard_quantize)."""
     if workspace_rows is None:
         query = getattr(module, "hadamard_workspace_rows", None)
         workspace_rows = query(rows, n) if query is not None else 0
@@ -287,6 +287,9 @@ def run_hadamard_quantize(module, x, f: Format, signs, swizzle_scales: bool, str
         x2 = x.contiguous().view(-1, n)
     out = _empty_outputs(x, f, swizzle_scales)
     if x.numel():
+        query = getattr(module, "hadamard_quantize_workspace_rows", None)
+        if workspace_rows is None and query is not None:  # CPU: NVFP4 keeps its rotated rows
+            workspace_rows = query(x2.shape[0], n, f.has_global_scale)
         ws, ws_rows = _workspace(module, x2.shape[0], n, x.device, workspace_rows)
         module.hadamard_quantize(**_kernel_args(x2, n, None, signs, False), kind=f.kind,
                                  block=f.block_size(n), **f.kernel_flags(), qdata=out[0].data_ptr(),
