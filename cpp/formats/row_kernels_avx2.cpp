@@ -149,19 +149,24 @@ QK_FORCEINLINE __m256i nibbles8(const uint8_t* q) {
   return _mm256_srlv_epi32(_mm256_set1_epi32(word), _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28));
 }
 
-// 16 codes 0..15 (elements 0..7 in c0, 8..15 in c1, one per int32 lane) -> 8 bytes at q,
-// element 2j in the low nibble of byte j.
-//   packs_epi32 / packus_epi16 keep each lane's elements in groups of 4, so adjacent
-//   pairs (2j, 2j+1) stay adjacent; maddubs then forms lo + 16*hi per pair; the final
-//   unpack interleaves the two 128-bit lanes back into element order.
-QK_FORCEINLINE void pack_nibbles16(__m256i c0, __m256i c1, uint8_t* q) {
-  const __m256i w = _mm256_packs_epi32(c0, c1);  // lane0: c0[0..3] c1[0..3], lane1: c0[4..7] c1[4..7]
+// 16 codes 0..15 in 16-bit lanes, in the order _mm256_packs_epi32(c0, c1) leaves those of
+// elements 0..7 (c0) and 8..15 (c1): per 128-bit half, 4 of c0 then 4 of c1 -> 8 bytes
+// at q, element 2j in the low nibble of byte j.
+//   packus_epi16 keeps each half's elements in groups of 4, so adjacent pairs (2j, 2j+1)
+//   stay adjacent; maddubs then forms lo + 16*hi per pair; the final unpack interleaves
+//   the two 128-bit halves back into element order.
+QK_FORCEINLINE void pack_nibble_words16(__m256i w, uint8_t* q) {
   const __m256i b = _mm256_packus_epi16(w, w);
   const __m256i pairs = _mm256_maddubs_epi16(b, _mm256_set1_epi16(0x1001));  // lo*1 + hi*16
   const __m256i bytes = _mm256_packus_epi16(pairs, pairs);
   // bytes lane0: [c0 01, c0 23, c1 01, c1 23], lane1: [c0 45, c0 67, c1 45, c1 67]
   const __m128i out = _mm_unpacklo_epi16(_mm256_castsi256_si128(bytes), _mm256_extracti128_si256(bytes, 1));
   _mm_storel_epi64(reinterpret_cast<__m128i*>(q), out);
+}
+
+// 16 codes 0..15 (elements 0..7 in c0, 8..15 in c1, one per int32 lane) -> 8 bytes at q.
+QK_FORCEINLINE void pack_nibbles16(__m256i c0, __m256i c1, uint8_t* q) {
+  pack_nibble_words16(_mm256_packs_epi32(c0, c1), q);
 }
 
 // 8 int32 lanes in [-128, 127] -> 8 int8 at q (the packs saturate as signed).
@@ -172,20 +177,32 @@ QK_FORCEINLINE void pack_bytes8(__m256i v, void* q) {
 
 // ---------------------------------------------------------------- codecs on 8 lanes
 
-// f32_to_e2m1 of codecs.h: the code is the number of rounding boundaries below |x|
-// (each comparison mask is -1 where true), plus the sign bit in bit 3. Ordered
-// comparisons are false for NaN, as in the scalar code.
-QK_FORCEINLINE __m256i f32x8_to_e2m1(__m256 x) {
-  const __m256 a = abs8(x);
-  __m256i n = _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(0.25f), _CMP_GT_OQ));
-  n = _mm256_add_epi32(n, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(0.75f), _CMP_GE_OQ)));
-  n = _mm256_add_epi32(n, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(1.25f), _CMP_GT_OQ)));
-  n = _mm256_add_epi32(n, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(1.75f), _CMP_GE_OQ)));
-  n = _mm256_add_epi32(n, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(2.5f), _CMP_GT_OQ)));
-  n = _mm256_add_epi32(n, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(3.5f), _CMP_GE_OQ)));
-  n = _mm256_add_epi32(n, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(5.0f), _CMP_GT_OQ)));
-  const __m256i sign = _mm256_slli_epi32(_mm256_srli_epi32(_mm256_castps_si256(x), 31), 3);
-  return _mm256_or_si256(_mm256_sub_epi32(_mm256_setzero_si256(), n), sign);
+// f32_to_e2m1 of codecs.h on 16 lanes (x0: elements 0..7, x1: 8..15; no NaN, the codec's
+// precondition): the code is the number of rounding boundaries below |x|, plus the sign
+// bit in bit 3, one code per 16-bit lane in pack_nibble_words16's order. The boundaries
+// have 2 mantissa bits, so their low 16 bits are zero and |x| compares with them on its
+// upper 16 bits: |x| >= c iff floor(|x| / 2^16) >= c / 2^16, and |x| > c iff
+// ceil(|x| / 2^16) > c / 2^16 (as fp32 bit patterns; Inf is above every boundary). In
+// 16-bit lanes one compare covers 16 elements.
+QK_FORCEINLINE __m256i f32x16_to_e2m1(__m256 x0, __m256 x1) {
+  const __m256i b0 = _mm256_castps_si256(x0), b1 = _mm256_castps_si256(x1);
+  // upper halves with the sign (exact in int16): sign | exponent | 7 mantissa bits
+  const __m256i upper = _mm256_packs_epi32(_mm256_srai_epi32(b0, 16), _mm256_srai_epi32(b1, 16));
+  const __m256i floor16 = _mm256_and_si256(upper, _mm256_set1_epi16(0x7FFF));
+  const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF), round_up = _mm256_set1_epi32(0xFFFF);
+  auto ceil_upper = [&](__m256i b) {
+    return _mm256_srli_epi32(_mm256_add_epi32(_mm256_and_si256(b, magnitude), round_up), 16);
+  };
+  const __m256i ceil16 = _mm256_packus_epi32(ceil_upper(b0), ceil_upper(b1));  // <= 0x7F80
+  auto ge = [&](int16_t c) { return _mm256_cmpgt_epi16(floor16, _mm256_set1_epi16(int16_t(c - 1))); };
+  auto gt = [&](int16_t c) { return _mm256_cmpgt_epi16(ceil16, _mm256_set1_epi16(c)); };
+  // each comparison mask is -1 where true; upper bits of the boundaries:
+  // 0.25 0x3E80, 0.75 0x3F40, 1.25 0x3FA0, 1.75 0x3FE0, 2.5 0x4020, 3.5 0x4060, 5 0x40A0
+  __m256i code = _mm256_and_si256(_mm256_srli_epi16(upper, 12), _mm256_set1_epi16(8));
+  code = _mm256_sub_epi16(code, _mm256_add_epi16(gt(0x3E80), ge(0x3F40)));
+  code = _mm256_sub_epi16(code, _mm256_add_epi16(gt(0x3FA0), ge(0x3FE0)));
+  code = _mm256_sub_epi16(code, _mm256_add_epi16(gt(0x4020), ge(0x4060)));
+  return _mm256_sub_epi16(code, gt(0x40A0));
 }
 
 // e2m1_to_f32 of codecs.h for the code in bits 3..0 of each lane (higher bits ignored).
@@ -306,8 +323,9 @@ void encode_e2m1(const float* x, int64_t n, float factor, uint8_t* q) {
   const __m256 f = _mm256_set1_ps(factor);
   int64_t i = 0;
   for (; i + 16 <= n; i += 16)
-    pack_nibbles16(f32x8_to_e2m1(_mm256_mul_ps(_mm256_loadu_ps(x + i), f)),
-                   f32x8_to_e2m1(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8), f)), q + (i >> 1));
+    pack_nibble_words16(f32x16_to_e2m1(_mm256_mul_ps(_mm256_loadu_ps(x + i), f),
+                                       _mm256_mul_ps(_mm256_loadu_ps(x + i + 8), f)),
+                        q + (i >> 1));
   if (i < n) scalar().encode_e2m1(x + i, n - i, factor, q + i / 2);
 }
 
