@@ -304,7 +304,8 @@ float finite_amax(const void* src, DType t, int64_t n) {
   return m;
 }
 
-void encode_int4(const float* x, int64_t n, Int4Params p, uint8_t* q) {
+// Also inlined into quantize8 (one call per block).
+QK_FORCEINLINE void encode_int4(const float* x, int64_t n, Int4Params p, uint8_t* q) {
   int64_t i = 0;
   if (p.scale != 0.0f) {
     const __m256 s = _mm256_set1_ps(p.scale), z = _mm256_set1_ps(p.zero);
@@ -319,13 +320,16 @@ void encode_int4(const float* x, int64_t n, Int4Params p, uint8_t* q) {
   if (i < n) scalar().encode_int4(x + i, n - i, p, q + i / 2);
 }
 
+// Codes of the 16 elements at x scaled by f -> 8 bytes at q.
+QK_FORCEINLINE void encode_e2m1_16(const float* x, __m256 f, uint8_t* q) {
+  pack_nibble_words16(f32x16_to_e2m1(_mm256_mul_ps(_mm256_loadu_ps(x), f), _mm256_mul_ps(_mm256_loadu_ps(x + 8), f)),
+                      q);
+}
+
 void encode_e2m1(const float* x, int64_t n, float factor, uint8_t* q) {
   const __m256 f = _mm256_set1_ps(factor);
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    pack_nibble_words16(f32x16_to_e2m1(_mm256_mul_ps(_mm256_loadu_ps(x + i), f),
-                                       _mm256_mul_ps(_mm256_loadu_ps(x + i + 8), f)),
-                        q + (i >> 1));
+  for (; i + 16 <= n; i += 16) encode_e2m1_16(x + i, f, q + (i >> 1));
   if (i < n) scalar().encode_e2m1(x + i, n - i, factor, q + i / 2);
 }
 
@@ -426,6 +430,18 @@ QK_FORCEINLINE __m256 mx_factor8(__m256i code) {
   return _mm256_castsi256_ps(_mm256_or_si256(normal, tiny));
 }
 
+// Codes of 8 consecutive E2M1 blocks of kBlock elements, block j scaled by factor[j]. The
+// block size is a constant so that the loops unroll and the encoder's constants stay in
+// registers across blocks.
+template <int kBlock>
+QK_FORCEINLINE void encode_e2m1_blocks8(const float* x, const float* factor, uint8_t* q) {
+  static_assert(kBlock % 16 == 0, "E2M1 blocks are encoded 16 elements at a time");
+  for (int j = 0; j < 8; ++j) {
+    const __m256 f = _mm256_set1_ps(factor[j]);
+    for (int i = j * kBlock; i < (j + 1) * kBlock; i += 16) encode_e2m1_16(x + i, f, q + i / 2);
+  }
+}
+
 // 8 finite blocks of an INT4 symmetric, MXFP4 or NVFP4 format whose amax bits are in
 // amax_bits: their scales to out (index 0..7) and the codes of each block.
 QK_FORCEINLINE void quantize8(const FormatSpec& f, float d, const float* x, __m256i amax_bits,
@@ -467,7 +483,10 @@ QK_FORCEINLINE void quantize8(const FormatSpec& f, float d, const float* x, __m2
       break;
     }
   }
-  for (int j = 0; j < 8; ++j) encode_e2m1(x + j * block, block, factor[j], q + j * bytes);
+  if (f.kind == FormatKind::kNvfp4)
+    encode_e2m1_blocks8<kNvBlock>(x, factor, q);
+  else
+    encode_e2m1_blocks8<kMxBlock>(x, factor, q);
 }
 
 void quantize_blocks(const FormatSpec& f, float d, const float* x, int64_t nb, const BlockOutputs& out) {
