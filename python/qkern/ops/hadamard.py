@@ -30,7 +30,7 @@ from .._ext import data_ptr, dtype_code
 from ..formats import MXFP4, NVFP4, Format, parse
 from ..tensor import QuantizedTensor
 from ._registry import cuda_impl, register
-from .formats import _check_quantize
+from .formats import _check_block_shape
 
 __all__ = ["hadamard", "hadamard_", "hadamard_quantize"]
 
@@ -252,13 +252,8 @@ def _empty_outputs(x: torch.Tensor, f: Format, swizzle_scales: bool) -> List[tor
 
 def _check_hadamard_quantize(x, f: Format, signs, swizzle_scales: bool) -> None:
     _check_common(x, None, signs)
-    _check_quantize_shape(x, f)
+    _check_block_shape(x.shape, f)  # quantize()'s rules (x itself may be strided here)
     _check_swizzle(f, swizzle_scales)
-
-
-def _check_quantize_shape(x, f: Format) -> None:
-    """quantize()'s block-size rules, on x's shape only (x itself may be strided here)."""
-    _check_quantize(torch.empty(0, x.shape[-1], device="meta", dtype=x.dtype), f)
 
 
 def _hadamard_quantize_fake(x, fmt: str, signs, swizzle_scales: bool):
