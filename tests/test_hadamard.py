@@ -3,6 +3,7 @@ ISA level) against dense fp64 references built from scipy.linalg.hadamard."""
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -291,6 +292,41 @@ def test_fused_equals_hadamard_then_quantize(cpu_isa, fmt, n, dtype):
         assert len(got) == len(expected)
         for a, b in zip(got.values(), expected):
             _assert_same_bits(a, b)
+
+
+@pytest.mark.parametrize("fmt", FUSED_FORMATS, ids=lambda f: f.spec)
+@pytest.mark.parametrize("rows", [1, 3, 17])
+def test_fused_awkward_row_counts(cpu_isa, fmt, rows):
+    # n = 12 * 32: 3 to 24 blocks per row, so that the 8-block batches of the vector
+    # quantize_blocks end inside rows and leave tails of every length class
+    x, s = fused_input(384, torch.float32)
+    x = torch.cat([x, torch.randn(rows, 384)])[:rows] * 2.0 ** torch.randint(-20, 20, (rows, 1))
+    got = qkern.ops.hadamard_quantize(x, fmt, signs=s).tensors()
+    expected = reference.quantize(qkern.ops.hadamard(x, signs=s), fmt)
+    for a, b in zip(got.values(), expected):
+        _assert_same_bits(a, b)
+
+
+@pytest.mark.parametrize("rows, n", [(1, 64), (5, 4096), (17, 172 << 6), (3, 28 << 9)])
+@pytest.mark.parametrize("swizzle", [False, True])
+def test_fused_nvfp4_kept_rows_equal_recomputed_rows(cpu_isa, rows, n, swizzle):
+    """NVFP4 two-level keeps its rotated rows in a workspace between the passes when the
+    tensor is small enough; without one it rotates twice. Same bits either way."""
+    ops_hadamard = sys.modules["qkern.ops.hadamard"]
+    x, s = fused_input(n, torch.bfloat16)
+    x = torch.cat([x, x * 3])[:rows]
+    assert _C.hadamard_quantize_workspace_rows(rows, n, True) == rows
+    kept = ops_hadamard.run_hadamard_quantize(_C, x, NVFP4(), s, swizzle)
+    twice = ops_hadamard.run_hadamard_quantize(_C, x, NVFP4(), s, swizzle, workspace_rows=0)
+    for a, b in zip(kept, twice):
+        _assert_same_bits(a, b)
+
+
+def test_fused_workspace_only_for_nvfp4_two_level_up_to_16_mib():
+    assert _C.hadamard_quantize_workspace_rows(64, 4096, True) == 64
+    assert _C.hadamard_quantize_workspace_rows(64, 4096, False) == 0
+    assert _C.hadamard_quantize_workspace_rows(1024, 4096, True) == 1024  # 16 MiB
+    assert _C.hadamard_quantize_workspace_rows(1025, 4096, True) == 0
 
 
 def test_fused_nvfp4_global_scale_is_the_rotated_tensor_amax():
