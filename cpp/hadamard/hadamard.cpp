@@ -116,10 +116,12 @@ Status hadamard_quantize_cpu(const HadamardQuantizeParams& p, float* workspace, 
   const RowKernels& k = active_row_kernels();
   const int64_t grain = row_grain(n);
 
-  // rotated rows kept by pass 1 (NVFP4 two-level with a workspace), else null
-  float* kept = two_level && workspace && workspace_rows >= h.rows ? workspace : nullptr;
-  float d = 1.0f;
-  if (two_level) {  // pass 1: amax of the rotated tensor
+  // pass 1 (NVFP4 two-level without a static scale): the amax of the rotated tensor
+  const bool amax_pass = two_level && !p.static_global_scale;
+  // rotated rows kept by pass 1 (when given a workspace), else null
+  float* kept = amax_pass && workspace && workspace_rows >= h.rows ? workspace : nullptr;
+  float d = p.static_global_scale ? q.global_scale[0] : 1.0f;  // or set by pass 1
+  if (amax_pass) {
     std::vector<float> row_amax(size_t(h.rows));
     parallel_for(h.rows, grain, [&](int64_t r0, int64_t r1) {
       const Scratch s = thread_scratch(h.size);
