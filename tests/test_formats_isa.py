@@ -104,13 +104,16 @@ def _blocks(kind: int, m: int, n: int, fmt, dtype, g: torch.Generator) -> torch.
         return randn
     if kind == 8:  # tiny blocks: max |x| from fp32 subnormals to just above the smallest normal
         return randn * torch.exp2(torch.randint(-152, -118, (m, 1), generator=g).float())
+    if kind == 9:  # near-ties at a scale that is not a power of two: x / s within a few ulp of
+        # a half-integer, where x * (1 / s) may round to the other side (INT4, INT8 encoders)
+        return _blocks(4, m, n, fmt, dtype, g) * 1.3719
     raise ValueError(kind)
 
 
-N_KINDS = 9
+N_KINDS = 10
 
 
-FINITE_KINDS = torch.tensor([0, 3, 4, 5, 6, 7, 8])
+FINITE_KINDS = torch.tensor([0, 3, 4, 5, 6, 7, 8, 9])
 
 
 def make_input(fmt, rows: int, cols: int, dtype, case: str, seed: int = 0) -> torch.Tensor:

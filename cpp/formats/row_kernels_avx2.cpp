@@ -4,7 +4,9 @@
 // Exactness: every entry produces the bytes of row_kernels_scalar.cpp. The vector code
 // performs the same IEEE operations in the same order as the scalar codecs (no FMA: the
 // project builds with -ffp-contract=off and no _mm256_fmadd is used; _mm256_div_ps where
-// the scalar code divides; _mm256_round_ps(_MM_FROUND_TO_NEAREST_INT) for rintf), and
+// the scalar code divides, except where only the integer a quotient rounds to is kept and
+// round_quotient8 proves the reciprocal's result equal; _mm256_round_ps
+// (_MM_FROUND_TO_NEAREST_INT) for rintf), and
 // picks min/max operand order so that NaN lanes behave like fminf/fmaxf where the scalar
 // code can see a NaN. Tails (n not a multiple of the vector step) run the scalar table on
 // the remaining elements, so the tail code is the definition itself.
@@ -139,6 +141,25 @@ QK_FORCEINLINE float hmin8(__m256 v) { return hreduce8(v, [](__m128 a, __m128 b)
 
 QK_FORCEINLINE __m256 round_even8(__m256 v) {
   return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
+// round_even(x / s) on 8 lanes, bit for bit, mostly without dividing. With r = 1/s a normal
+// fp32 number, y = x * r is within |x / s| * 3 * 2^-24 (three roundings) of the rounded
+// quotient x / s, so where y lies farther than |y| * 2^-21 (more than that bound) from
+// every half-integer, both round to the same integer (and carry x's sign, as s, r > 0).
+// If any lane fails the test (a tie or near-tie, NaN, Inf) the 8 lanes divide, as the
+// scalar codec does. reciprocal8 gives r, or NaN (always divide) when 1/s is not normal.
+QK_FORCEINLINE __m256 reciprocal8(float s) {
+  const float r = 1.0f / s;
+  return _mm256_set1_ps(r >= 0x1p-126f && r <= 0x1.fffffep127f ? r : __builtin_nanf(""));
+}
+
+QK_FORCEINLINE __m256 round_quotient8(__m256 x, __m256 s, __m256 r) {
+  const __m256 y = _mm256_mul_ps(x, r);
+  const __m256 ry = round_even8(y);
+  const __m256 margin = _mm256_add_ps(abs8(_mm256_sub_ps(y, ry)), _mm256_mul_ps(abs8(y), _mm256_set1_ps(0x1p-21f)));
+  if (_mm256_movemask_ps(_mm256_cmp_ps(margin, _mm256_set1_ps(0.5f), _CMP_LT_OQ)) == 0xFF) return ry;
+  return round_even8(_mm256_div_ps(x, s));
 }
 
 // 8 codes of 4 bits (the 4 bytes at q) -> lane i holds code i in bits 3..0; the bits above
@@ -308,10 +329,10 @@ float finite_amax(const void* src, DType t, int64_t n) {
 QK_FORCEINLINE void encode_int4(const float* x, int64_t n, Int4Params p, uint8_t* q) {
   int64_t i = 0;
   if (p.scale != 0.0f) {
-    const __m256 s = _mm256_set1_ps(p.scale), z = _mm256_set1_ps(p.zero);
+    const __m256 s = _mm256_set1_ps(p.scale), r = reciprocal8(p.scale), z = _mm256_set1_ps(p.zero);
     const __m256 lo = _mm256_setzero_ps(), hi = _mm256_set1_ps(15.0f);
     auto code8 = [&](int64_t j) {
-      __m256 v = _mm256_add_ps(round_even8(_mm256_div_ps(_mm256_loadu_ps(x + j), s)), z);
+      __m256 v = _mm256_add_ps(round_quotient8(_mm256_loadu_ps(x + j), s, r), z);
       // max(v, lo) returns lo for a NaN v, like fmaxf(NaN, 0) in int4_encode.
       return _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi));
     };
@@ -336,10 +357,10 @@ void encode_e2m1(const float* x, int64_t n, float factor, uint8_t* q) {
 void encode_int8(const float* x, int64_t n, float scale, int8_t* q) {
   int64_t i = 0;
   if (scale != 0.0f) {
-    const __m256 s = _mm256_set1_ps(scale);
+    const __m256 s = _mm256_set1_ps(scale), r = reciprocal8(scale);
     const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
     for (; i + 8 <= n; i += 8) {
-      const __m256 v = round_even8(_mm256_div_ps(_mm256_loadu_ps(x + i), s));
+      const __m256 v = round_quotient8(_mm256_loadu_ps(x + i), s, r);
       pack_bytes8(_mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi)), q + i);
     }
   }
