@@ -20,6 +20,7 @@ tests pass qkern._C_sim).
 from __future__ import annotations
 
 import math
+import threading
 import weakref
 from typing import List, Optional, Union
 
@@ -284,6 +285,20 @@ def _hadamard_quantize_reference(x, fmt: str, signs, swizzle_scales: bool, globa
     return out
 
 
+# The CPU's NVFP4 kept-rows workspace (at most 16 MiB, qkern/hadamard's
+# kKeepRotatedMaxBytes), one per calling thread, kept between calls: a fresh allocation of
+# that size often comes back from the OS unmapped, and its page faults would cost as much
+# as the second rotation it saves.
+_kept_rows = threading.local()
+
+
+def _kept_rows_buffer(numel: int) -> torch.Tensor:
+    buf = getattr(_kept_rows, "buf", None)
+    if buf is None or buf.numel() < numel:
+        buf = _kept_rows.buf = torch.empty(numel, dtype=torch.float32)
+    return buf
+
+
 def run_hadamard_quantize(module, x, f: Format, signs, swizzle_scales: bool, stream: int = 0,
                           workspace_rows: Optional[int] = None,
                           global_scale: Optional[float] = None) -> List[torch.Tensor]:
@@ -301,9 +316,13 @@ def run_hadamard_quantize(module, x, f: Format, signs, swizzle_scales: bool, str
         out[-1].fill_(global_scale)
     if x.numel():
         query = getattr(module, "hadamard_quantize_workspace_rows", None)
-        if workspace_rows is None and query is not None:  # CPU: NVFP4 keeps its rotated rows
-            workspace_rows = query(x2.shape[0], n, f.has_global_scale and not static)
-        ws, ws_rows = _workspace(module, x2.shape[0], n, x.device, workspace_rows)
+        if query is not None:  # the CPU: NVFP4 two-level keeps its rotated rows
+            ws_rows = query(x2.shape[0], n, f.has_global_scale and not static)
+            if workspace_rows is not None:
+                ws_rows = min(ws_rows, workspace_rows)
+            ws = _kept_rows_buffer(ws_rows * n) if ws_rows else None
+        else:
+            ws, ws_rows = _workspace(module, x2.shape[0], n, x.device, workspace_rows)
         module.hadamard_quantize(**_kernel_args(x2, n, None, signs, False), kind=f.kind,
                                  block=f.block_size(n), **f.kernel_flags(), qdata=out[0].data_ptr(),
                                  scale_out=out[1].data_ptr(), scale_dtype=dtype_code(out[1].dtype),
