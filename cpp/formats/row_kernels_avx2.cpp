@@ -24,6 +24,7 @@
 // this AVX2 translation unit could be the one the linker keeps for the portable code too.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <type_traits>
 
 #include "formats/row_kernels.h"
@@ -325,7 +326,7 @@ float finite_amax(const void* src, DType t, int64_t n) {
   return m;
 }
 
-// Also inlined into quantize8 (one call per block).
+// Also inlined into encode8 (one call per block).
 QK_FORCEINLINE void encode_int4(const float* x, int64_t n, Int4Params p, uint8_t* q) {
   int64_t i = 0;
   if (p.scale != 0.0f) {
@@ -406,11 +407,14 @@ QK_FORCEINLINE __m256i reduce8x8(const __m256i* v, Op op) {
   return op(_mm256_permute2x128_si256(lo, hi, 0x20), _mm256_permute2x128_si256(lo, hi, 0x31));
 }
 
-// Lane j: the fp32 bits of max |x| over block j of 8 consecutive blocks (block % 8 == 0).
-// Non-negative floats order as their bits (as int32), and NaN > Inf > every finite value,
-// so the block is finite iff its lane is below 0x7F800000, and then the lane is the
-// block's amax (+0 for an all-zero block, as block_stats gives).
+// Lane j: the fp32 bits of max |x| over block j of 8 consecutive blocks of kBlock elements
+// (block % 8 == 0; kBlock 0: `block`, a run-time value). Non-negative floats order as their
+// bits (as int32), and NaN > Inf > every finite value, so the block is finite iff its lane
+// is below 0x7F800000, and then the lane is the block's amax (+0 for an all-zero block,
+// as block_stats gives).
+template <int kBlock>
 QK_FORCEINLINE __m256i block_amax_bits8(const float* x, int64_t block) {
+  if constexpr (kBlock > 0) block = kBlock;
   const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF);
   __m256i v[8];
   for (int j = 0; j < 8; ++j) {
@@ -463,34 +467,32 @@ QK_FORCEINLINE void encode_e2m1_blocks8(const float* x, const float* factor, uin
   }
 }
 
-// 8 finite blocks of an INT4 symmetric, MXFP4 or NVFP4 format whose amax bits are in
-// amax_bits: their scales to out (index 0..7) and the codes of each block.
-QK_FORCEINLINE void quantize8(const FormatSpec& f, float d, const float* x, __m256i amax_bits,
-                              const BlockOutputs& out) {
+// The scale rules of 8 finite blocks of an INT4 symmetric, MXFP4 or NVFP4 format whose
+// amax bits are in amax_bits: their scales to `scale` (index 0..7, the format's scale
+// type) and their encoder arguments to arg[0..7] (INT4: the scale as stored; E2M1: the
+// factor).
+QK_FORCEINLINE void scale_rules8(const FormatSpec& f, float d, __m256i amax_bits, DType scale_dtype, void* scale,
+                                 float* arg) {
   const __m256 amax = _mm256_castsi256_ps(amax_bits);
-  const int64_t block = f.block, bytes = block / 2;
-  uint8_t* q = static_cast<uint8_t*>(out.codes);
-  alignas(32) float factor[8];
   switch (f.kind) {
     case FormatKind::kInt4: {  // int4_sym_params: round_to_dtype(2 * (amax / 15))
       __m256 s = _mm256_mul_ps(_mm256_set1_ps(2.0f), _mm256_div_ps(amax, _mm256_set1_ps(15.0f)));
-      if (out.scale_dtype == DType::kF32) {
-        _mm256_storeu_ps(static_cast<float*>(out.scale), s);
+      if (scale_dtype == DType::kF32) {
+        _mm256_storeu_ps(static_cast<float*>(scale), s);
       } else {
-        const __m128i h = out.scale_dtype == DType::kF16 ? f32x8_to_f16<true>(s) : f32x8_to_bf16<true>(s);
-        _mm_storeu_si128(static_cast<__m128i*>(out.scale), h);
-        s = out.scale_dtype == DType::kF16 ? _mm256_cvtph_ps(h)
-                                           : _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+        const __m128i h = scale_dtype == DType::kF16 ? f32x8_to_f16<true>(s) : f32x8_to_bf16<true>(s);
+        _mm_storeu_si128(static_cast<__m128i*>(scale), h);
+        s = scale_dtype == DType::kF16 ? _mm256_cvtph_ps(h)
+                                       : _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
       }
-      _mm256_store_ps(factor, s);
-      for (int j = 0; j < 8; ++j) encode_int4(x + j * block, block, Int4Params{factor[j], 8.0f}, q + j * bytes);
+      _mm256_store_ps(arg, s);
       return;
     }
     case FormatKind::kMxfp4: {
       const __m256i code = mx_scale8(amax_bits, f.rceil);
-      store_bytes8(code, out.scale);
-      _mm256_store_ps(factor, mx_factor8(code));
-      break;
+      store_bytes8(code, scale);
+      _mm256_store_ps(arg, mx_factor8(code));
+      return;
     }
     default: {  // NVFP4: nvfp4_block_params / nvfp4_block_params_single
       __m256 s = _mm256_div_ps(amax, _mm256_set1_ps(kE2m1Max));
@@ -498,34 +500,76 @@ QK_FORCEINLINE void quantize8(const FormatSpec& f, float d, const float* x, __m2
       // no NaN here: max/min give fmaxf/fminf's results
       s = _mm256_min_ps(_mm256_max_ps(s, _mm256_set1_ps(exp2i(-6))), _mm256_set1_ps(kE4m3Max));
       const __m256i code = f32x8_to_e4m3(s);
-      store_bytes8(code, out.scale);
+      store_bytes8(code, scale);
       const float one = f.global_scale ? 1.0f / d : 1.0f;
-      _mm256_store_ps(factor, _mm256_div_ps(_mm256_set1_ps(one), e4m3x8_to_f32(code)));
-      break;
+      _mm256_store_ps(arg, _mm256_div_ps(_mm256_set1_ps(one), e4m3x8_to_f32(code)));
+      return;
     }
   }
-  if (f.kind == FormatKind::kNvfp4)
-    encode_e2m1_blocks8<kNvBlock>(x, factor, q);
-  else
-    encode_e2m1_blocks8<kMxBlock>(x, factor, q);
 }
 
+// Codes of 8 blocks of kBlock elements (0: f.block at run time) with the arguments
+// scale_rules8 gave.
+template <int kBlock>
+QK_FORCEINLINE void encode8(const FormatSpec& f, const float* x, const float* arg, uint8_t* q) {
+  if constexpr (kBlock == kNvBlock) {
+    encode_e2m1_blocks8<kNvBlock>(x, arg, q);
+  } else if constexpr (kBlock == kMxBlock) {
+    if (f.kind == FormatKind::kMxfp4) return encode_e2m1_blocks8<kMxBlock>(x, arg, q);
+  }
+  if constexpr (kBlock != kNvBlock) {  // INT4
+    const int64_t block = kBlock > 0 ? kBlock : f.block;
+    for (int j = 0; j < 8; ++j) encode_int4(x + j * block, block, Int4Params{arg[j], 8.0f}, q + j * block / 2);
+  }
+}
+
+// Calls fn(std::integral_constant<int, B>{}) with B = block for the block sizes of the
+// formats on the vector path (NVFP4 16, MXFP4 and INT4 32, INT4 64 and 128), else B = 0.
+template <class Fn>
+QK_FORCEINLINE void dispatch_block(int64_t block, Fn&& fn) {
+  switch (block) {
+    case 16: fn(std::integral_constant<int, 16>{}); break;
+    case 32: fn(std::integral_constant<int, 32>{}); break;
+    case 64: fn(std::integral_constant<int, 64>{}); break;
+    case 128: fn(std::integral_constant<int, 128>{}); break;
+    default: fn(std::integral_constant<int, 0>{}); break;
+  }
+}
+
+// Runs of up to kRun batches of 8 blocks, phase by phase: amax and scale rules of every
+// batch, then the codes. The scale rules are chains of divisions and E4M3 conversions;
+// back to back, those of different batches overlap instead of stalling the encoding.
+// Batches with a non-finite block go to the definition.
 void quantize_blocks(const FormatSpec& f, float d, const float* x, int64_t nb, const BlockOutputs& out) {
   const int64_t block = f.block;
   int64_t j = 0;
   if (block % 8 == 0 && block <= 512 &&
       (f.kind == FormatKind::kMxfp4 || f.kind == FormatKind::kNvfp4 || (f.kind == FormatKind::kInt4 && f.symmetric))) {
     const int scale_bytes = f.kind != FormatKind::kInt4 ? 1 : out.scale_dtype == DType::kF32 ? 4 : 2;
-    for (; j + 8 <= nb; j += 8) {
-      const __m256i amax_bits = block_amax_bits8(x + j * block, block);
-      if (_mm256_movemask_epi8(_mm256_cmpgt_epi32(amax_bits, _mm256_set1_epi32(0x7F7FFFFF))) != 0) {
-        quantize_blocks_with(row_kernels_avx2(), f, d, x, j, j + 8, out);
-        continue;
+    dispatch_block(block, [&](auto block_tag) {
+      constexpr int kBlock = decltype(block_tag)::value;
+      constexpr int kRun = 8;
+      alignas(32) float arg[kRun * 8];
+      bool finite[kRun];
+      while (j + 8 <= nb) {
+        const int batches = int(std::min<int64_t>(kRun, (nb - j) / 8));
+        for (int t = 0; t < batches; ++t) {
+          const int64_t b = j + 8 * t;
+          const __m256i amax_bits = block_amax_bits8<kBlock>(x + b * block, block);
+          finite[t] = _mm256_movemask_epi8(_mm256_cmpgt_epi32(amax_bits, _mm256_set1_epi32(0x7F7FFFFF))) == 0;
+          if (finite[t])
+            scale_rules8(f, d, amax_bits, out.scale_dtype, static_cast<char*>(out.scale) + b * scale_bytes, arg + 8 * t);
+        }
+        for (int t = 0; t < batches; ++t) {
+          const int64_t b = j + 8 * t;
+          if (finite[t])
+            encode8<kBlock>(f, x + b * block, arg + 8 * t, static_cast<uint8_t*>(out.codes) + b * block / 2);
+          else
+            quantize_blocks_with(row_kernels_avx2(), f, d, x, b, b + 8, out);
+        }
+        j += 8 * batches;
       }
-      quantize8(f, d, x + j * block, amax_bits,
-                {static_cast<uint8_t*>(out.codes) + j * block / 2, static_cast<char*>(out.scale) + j * scale_bytes,
-                 out.scale_dtype, nullptr});
-    }
+    });
   }
   if (j < nb) quantize_blocks_with(row_kernels_avx2(), f, d, x, j, nb, out);
 }
