@@ -307,15 +307,25 @@ BlockStats block_stats(const float* x, int64_t n) {
   return s;
 }
 
+// First the max of |x| as bits (int32 order is float order for non-negative floats, and
+// NaN > Inf > finite): when it is finite, it is the answer; otherwise a second pass skips
+// the non-finite lanes.
 float finite_amax(const void* src, DType t, int64_t n) {
   float m = 0.0f;
   dispatch_float_dtype(t, [&](auto tag) {
     constexpr DType T = decltype(tag)::value;
-    __m256 acc = _mm256_setzero_ps();
+    const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF);
+    __m256i bits = _mm256_setzero_si256();
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-      const __m256 v = load8<T>(src, i);
-      acc = _mm256_max_ps(acc, _mm256_andnot_ps(_mm256_castsi256_ps(nonfinite8(v)), abs8(v)));
+    for (; i + 8 <= n; i += 8)
+      bits = _mm256_max_epi32(bits, _mm256_and_si256(_mm256_castps_si256(load8<T>(src, i)), magnitude));
+    __m256 acc = _mm256_castsi256_ps(bits);
+    if (_mm256_movemask_epi8(_mm256_cmpgt_epi32(bits, _mm256_set1_epi32(0x7F7FFFFF))) != 0) {
+      acc = _mm256_setzero_ps();
+      for (i = 0; i + 8 <= n; i += 8) {
+        const __m256 v = load8<T>(src, i);
+        acc = _mm256_max_ps(acc, _mm256_andnot_ps(_mm256_castsi256_ps(nonfinite8(v)), abs8(v)));
+      }
     }
     m = hmax8(acc);
     if (i < n) {
