@@ -144,12 +144,14 @@ QK_FORCEINLINE __m256 round_even8(__m256 v) {
   return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 
-// round_even(x / s) on 8 lanes, bit for bit, mostly without dividing. With r = 1/s a normal
-// fp32 number, y = x * r is within |x / s| * 3 * 2^-24 (three roundings) of the rounded
-// quotient x / s, so where y lies farther than |y| * 2^-21 (more than that bound) from
-// every half-integer, both round to the same integer (and carry x's sign, as s, r > 0).
-// If any lane fails the test (a tie or near-tie, NaN, Inf) the 8 lanes divide, as the
-// scalar codec does. reciprocal8 gives r, or NaN (always divide) when 1/s is not normal.
+// round_even(x / s) on 8 lanes for encoders that clamp it into [-255, 255] (INT8: +-127;
+// INT4: rint + zero into 0..15), mostly without dividing. With r = 1/s a normal fp32
+// number, y = x * r is within |x / s| * 3 * 2^-24 (three roundings) of the rounded quotient
+// q = x / s: below 2^-14 while |y| <= 256. So where y lies farther than 2^-14 from every
+// half-integer, rint(y) = rint(q) (both carry x's sign, as s, r > 0), or |y| > 256 and
+// then |q| > 255.99: both are integers beyond 255 of the same sign and clamp alike. If any
+// lane fails the test (a tie or near-tie, NaN, Inf) the 8 lanes divide, as the scalar
+// codec does. reciprocal8 gives r, or NaN (always divide) when 1/s is not normal.
 QK_FORCEINLINE __m256 reciprocal8(float s) {
   const float r = 1.0f / s;
   return _mm256_set1_ps(r >= 0x1p-126f && r <= 0x1.fffffep127f ? r : __builtin_nanf(""));
@@ -158,8 +160,8 @@ QK_FORCEINLINE __m256 reciprocal8(float s) {
 QK_FORCEINLINE __m256 round_quotient8(__m256 x, __m256 s, __m256 r) {
   const __m256 y = _mm256_mul_ps(x, r);
   const __m256 ry = round_even8(y);
-  const __m256 margin = _mm256_add_ps(abs8(_mm256_sub_ps(y, ry)), _mm256_mul_ps(abs8(y), _mm256_set1_ps(0x1p-21f)));
-  if (_mm256_movemask_ps(_mm256_cmp_ps(margin, _mm256_set1_ps(0.5f), _CMP_LT_OQ)) == 0xFF) return ry;
+  const __m256 off = abs8(_mm256_sub_ps(y, ry));  // exact; NaN for NaN/Inf lanes
+  if (_mm256_movemask_ps(_mm256_cmp_ps(off, _mm256_set1_ps(0.5f - 0x1p-14f), _CMP_LT_OQ)) == 0xFF) return ry;
   return round_even8(_mm256_div_ps(x, s));
 }
 
