@@ -102,20 +102,35 @@ def _blocks(kind: int, m: int, n: int, fmt, dtype, g: torch.Generator) -> torch.
         randn[:, -1:] = -3 * big
         randn[:, -2:-1] = 2 * big if n > 1 else randn[:, -2:-1]
         return randn
+    if kind == 8:  # tiny blocks: max |x| from fp32 subnormals to just above the smallest normal
+        return randn * torch.exp2(torch.randint(-152, -118, (m, 1), generator=g).float())
+    if kind == 9:  # near-ties at a scale that is not a power of two: x / s within a few ulp of
+        # a half-integer, where x * (1 / s) may round to the other side (INT4, INT8 encoders)
+        return _blocks(4, m, n, fmt, dtype, g) * 1.3719
     raise ValueError(kind)
 
 
-N_KINDS = 8
+N_KINDS = 10
+
+
+FINITE_KINDS = torch.tensor([0, 3, 4, 5, 6, 7, 8, 9])
 
 
 def make_input(fmt, rows: int, cols: int, dtype, case: str, seed: int = 0) -> torch.Tensor:
     """x[rows, cols] block by block: 'mixed' cycles through every pattern of _blocks,
-    'boundaries' uses only rounding-boundary blocks (so that NVFP4 two-level, whose
-    global scale sees the whole tensor, gets unit-scale blocks too)."""
+    'finite' through those without NaN/Inf (the AVX2 quantize_blocks takes 8 blocks at a
+    time on its vector path only when all 8 are finite; 'mixed' puts a NaN and an Inf
+    block in every 8), 'boundaries' uses only rounding-boundary blocks (so that NVFP4
+    two-level, whose global scale sees the whole tensor, gets unit-scale blocks too)."""
     g = torch.Generator().manual_seed(seed)
     block = fmt.block_size(cols)
     nblocks = rows * cols // block
-    kinds = torch.full((nblocks,), 4) if case == "boundaries" else (torch.arange(nblocks) + seed) % N_KINDS
+    if case == "boundaries":
+        kinds = torch.full((nblocks,), 4)
+    elif case == "finite":
+        kinds = FINITE_KINDS[(torch.arange(nblocks) + seed) % len(FINITE_KINDS)]
+    else:
+        kinds = (torch.arange(nblocks) + seed) % N_KINDS
     x = torch.empty(nblocks, block)
     for kind in kinds.unique().tolist():
         sel = kinds == kind
@@ -184,7 +199,7 @@ def _check(cpu_isa, fn, want, *args):
     return got
 
 
-@pytest.mark.parametrize("case", ["mixed", "boundaries"])
+@pytest.mark.parametrize("case", ["mixed", "finite", "boundaries"])
 @pytest.mark.parametrize("dtype", FLOATS, ids=str)
 @pytest.mark.parametrize("fmt", ISA_FORMATS, ids=str)
 def test_quantize_and_round_trip(cpu_isa, fmt, dtype, case):

@@ -3,6 +3,7 @@ ISA level) against dense fp64 references built from scipy.linalg.hadamard."""
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -293,6 +294,66 @@ def test_fused_equals_hadamard_then_quantize(cpu_isa, fmt, n, dtype):
             _assert_same_bits(a, b)
 
 
+@pytest.mark.parametrize("fmt", FUSED_FORMATS, ids=lambda f: f.spec)
+@pytest.mark.parametrize("rows", [1, 3, 17])
+def test_fused_awkward_row_counts(cpu_isa, fmt, rows):
+    # n = 12 * 32: 3 to 24 blocks per row, so that the 8-block batches of the vector
+    # quantize_blocks end inside rows and leave tails of every length class
+    x, s = fused_input(384, torch.float32)
+    x = torch.cat([x, torch.randn(rows, 384)])[:rows] * 2.0 ** torch.randint(-20, 20, (rows, 1))
+    got = qkern.ops.hadamard_quantize(x, fmt, signs=s).tensors()
+    expected = reference.quantize(qkern.ops.hadamard(x, signs=s), fmt)
+    for a, b in zip(got.values(), expected):
+        _assert_same_bits(a, b)
+
+
+@pytest.mark.parametrize("rows, n", [(1, 64), (5, 4096), (17, 172 << 6), (3, 28 << 9)])
+@pytest.mark.parametrize("swizzle", [False, True])
+def test_fused_nvfp4_kept_rows_equal_recomputed_rows(cpu_isa, rows, n, swizzle):
+    """NVFP4 two-level keeps its rotated rows in a workspace between the passes when the
+    tensor is small enough; without one it rotates twice. Same bits either way."""
+    ops_hadamard = sys.modules["qkern.ops.hadamard"]
+    x, s = fused_input(n, torch.bfloat16)
+    x = torch.cat([x, x * 3])[:rows]
+    assert _C.hadamard_quantize_workspace_rows(rows, n, True) == rows
+    kept = ops_hadamard.run_hadamard_quantize(_C, x, NVFP4(), s, swizzle)
+    twice = ops_hadamard.run_hadamard_quantize(_C, x, NVFP4(), s, swizzle, workspace_rows=0)
+    for a, b in zip(kept, twice):
+        _assert_same_bits(a, b)
+
+
+@pytest.mark.parametrize("rows, n", [(1, 64), (5, 4096), (17, 172 << 6)])
+@pytest.mark.parametrize("d", [1e-3, 2.0 ** -120, 1e30])
+@pytest.mark.parametrize("swizzle", [False, True])
+def test_fused_nvfp4_static_global_scale(cpu_isa, rows, n, d, swizzle):
+    """A given decode scale d replaces the tensor's amax (no amax pass): the result is
+    quantize with that d, saturating where the rotated values exceed 448 * 6 * d."""
+    x, s = fused_input(n, torch.float32)
+    x = torch.cat([x, x * 1e3])[:rows]
+    q = qkern.ops.hadamard_quantize(x, NVFP4(), signs=s, global_scale=d, swizzle_scales=swizzle)
+    expected = reference.quantize(qkern.ops.hadamard(x, signs=s), NVFP4(), global_scale=d)
+    if swizzle:
+        expected[1] = had.swizzle_block_scales(expected[1])
+    assert q.global_scale.item() == torch.tensor(d, dtype=torch.float32).item()
+    for a, b in zip(q.tensors().values(), expected):
+        _assert_same_bits(a, b)
+
+
+def test_fused_static_global_scale_equals_the_computed_one():
+    x = torch.randn(9, 512)
+    computed = qkern.ops.hadamard_quantize(x, NVFP4())
+    static = qkern.ops.hadamard_quantize(x, NVFP4(), global_scale=computed.global_scale.item())
+    for a, b in zip(computed.tensors().values(), static.tensors().values()):
+        _assert_same_bits(a, b)
+
+
+def test_fused_workspace_only_for_nvfp4_two_level_up_to_16_mib():
+    assert _C.hadamard_quantize_workspace_rows(64, 4096, True) == 64
+    assert _C.hadamard_quantize_workspace_rows(64, 4096, False) == 0
+    assert _C.hadamard_quantize_workspace_rows(1024, 4096, True) == 1024  # 16 MiB
+    assert _C.hadamard_quantize_workspace_rows(1025, 4096, True) == 0
+
+
 def test_fused_nvfp4_global_scale_is_the_rotated_tensor_amax():
     x = torch.randn(7, 256)
     x[2, 5] = 40.0  # the rotation spreads the outlier; d follows the rotated amax
@@ -350,6 +411,7 @@ def test_opcheck(n):
     for fmt in ("int4:g32:asym", "nvfp4", "mxfp4:floor", "fp8:row"):
         torch.library.opcheck(torch.ops.qkern.hadamard_quantize.default, (x, fmt, s, False))
     torch.library.opcheck(torch.ops.qkern.hadamard_quantize.default, (x, "nvfp4", None, True))
+    torch.library.opcheck(torch.ops.qkern.hadamard_quantize.default, (x, "nvfp4", s, False, 0.01))
 
 
 def test_compile_fullgraph_aot_eager():
@@ -409,6 +471,14 @@ def test_bad_inputs_give_clear_errors():
     with pytest.raises(ValueError, match=r"swizzle_scales: the 128x4 block-scale layout exists for MXFP4 "
                                          r"and NVFP4, not int4:g32:sym"):
         qkern.ops.hadamard_quantize(x, INT4(32), swizzle_scales=True)
+    with pytest.raises(ValueError, match=r"global_scale: a static global scale exists for two-level "
+                                         r"NVFP4 \('nvfp4'\), not mxfp4:floor"):
+        qkern.ops.hadamard_quantize(x, MXFP4(), global_scale=1.0)
+    with pytest.raises(ValueError, match=r"global_scale: .* not nvfp4:single"):
+        qkern.ops.hadamard_quantize(x, NVFP4(global_scale=False), global_scale=1.0)
+    for bad in (0.0, -1.0, 2.0 ** -121, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match=r"global_scale: expected a finite decode scale >= 2\^-120"):
+            qkern.ops.hadamard_quantize(x, NVFP4(), global_scale=bad)
     with pytest.raises(ValueError, match=r"x: the last dim \(12\) must be a positive multiple of the "
                                          r"int4:g32:sym block size \(32\)"):
         qkern.ops.hadamard_quantize(torch.randn(2, 12), INT4(32))

@@ -1,6 +1,7 @@
 """CPU Hadamard rotation against its baselines, measured in the same run (ratios, since the
 machines are shared and noisy): a dense `x @ H` in torch, the copy bandwidth of
-`dst.copy_(src)` (bytes read + written), and the fused hadamard_quantize.
+`dst.copy_(src)` (bytes read + written), and the fused hadamard_quantize (with nvfp4 also
+"nvfp4 static": a given global_scale, as calibrated serving uses, so no amax pass).
 
     PYTHONPATH=python python benchmarks/hadamard/bench_cpu.py [--rows 64] [--sizes 4096 14336 11008]
         [--threads 1]
@@ -68,8 +69,13 @@ def main() -> None:
             "hadamard_": lambda: qkern.ops.hadamard_(y),
             "copy": lambda: dst.copy_(x),
         }
+        fused = list(args.formats)
         for f in args.formats:
             fns[f] = (lambda f=f: qkern.ops.hadamard_quantize(x, f))
+        if "nvfp4" in args.formats:
+            d = qkern.ops.hadamard_quantize(x, "nvfp4").global_scale.item()
+            fns["nvfp4 static"] = lambda: qkern.ops.hadamard_quantize(x, "nvfp4", global_scale=d)
+            fused.append("nvfp4 static")
         if not args.no_dense:
             h = had.hadamard_matrix(n, torch.float32) / n ** 0.5
             fns["dense"] = lambda: x @ h
@@ -81,10 +87,10 @@ def main() -> None:
             f"{t['hadamard_'] * 1e6:.0f}", f"{t['copy'] * 1e6:.0f}", f"{dense / t['hadamard']:.0f}x",
             f"{t['hadamard'] / t['copy']:.2f}", f"{t['hadamard_'] / t['copy']:.2f}",
             f"{nbytes / t['hadamard'] / 1e9:.1f}", f"{nbytes / t['copy'] / 1e9:.1f}"]))
-        fused_rows.append((n, {f: t[f] for f in args.formats}, t["hadamard"]))
+        fused_rows.append((n, {f: t[f] for f in fused}, t["hadamard"]))
     print()
     print("fused hadamard_quantize: time in us (ratio to hadamard)")
-    print(" | ".join(["n", *args.formats]))
+    print(" | ".join(["n", *fused_rows[0][1]]))
     for n, fused, plain in fused_rows:
         print(" | ".join([str(n), *(f"{v * 1e6:.0f} ({v / plain:.2f}x)" for v in fused.values())]))
 

@@ -57,13 +57,14 @@ void def_hadamard_ops(py::module_& m, HFn hfn, QFn qfn, Detail detail) {
         [=](int64_t rows, int64_t n, uintptr_t x, int64_t x_row_stride, int x_dtype, uintptr_t mix_codes,
             uintptr_t signs, float scale, int kind, int block, bool symmetric, bool rceil, bool global_scale,
             uintptr_t qdata, uintptr_t scale_out, int scale_dtype, uintptr_t zero, uintptr_t global_scale_out,
-            bool swizzled_scales, uintptr_t workspace, int64_t workspace_rows, uintptr_t stream) {
+            bool swizzled_scales, uintptr_t workspace, int64_t workspace_rows, uintptr_t stream,
+            bool static_global_scale) {
           HadamardQuantizeParams p{
               make_hadamard_params(rows, n, x, x_row_stride, x_dtype, 0, 0, x_dtype, mix_codes, signs, false, scale),
               QuantizeParams{FormatSpec{FormatKind(kind), block, symmetric, rceil, global_scale}, rows, n, nullptr,
                              DType(x_dtype), ptr(qdata), ptr(scale_out), DType(scale_dtype), ptr<uint8_t>(zero),
                              ptr<float>(global_scale_out)},
-              swizzled_scales};
+              swizzled_scales, static_global_scale};
           Status s;
           {
             py::gil_scoped_release nogil;
@@ -76,7 +77,7 @@ void def_hadamard_ops(py::module_& m, HFn hfn, QFn qfn, Detail detail) {
         py::arg("symmetric"), py::arg("rceil"), py::arg("global_scale"), py::arg("qdata"),
         py::arg("scale_out"), py::arg("scale_dtype"), py::arg("zero"), py::arg("global_scale_out"),
         py::arg("swizzled_scales"), py::arg("workspace") = uintptr_t(0), py::arg("workspace_rows") = int64_t(0),
-        py::arg("stream") = uintptr_t(0));
+        py::arg("stream") = uintptr_t(0), py::arg("static_global_scale") = false);
 }
 
 }  // namespace qkern::bindings

@@ -1,6 +1,6 @@
 // Drivers of the CPU quantize/dequantize kernels: they validate the params, split the
-// work over the thread pool, apply the shared scale rules (qkern/recipes.h) per block and
-// call the inner loops of the active instruction-set level (row_kernels.h).
+// work over the thread pool and call the inner loops of the active instruction-set level
+// (row_kernels.h; quantize_blocks applies the shared scale rules of qkern/recipes.h).
 #include "formats/quantize.h"
 
 #include <algorithm>
@@ -20,9 +20,6 @@ const RowKernels& active_row_kernels() {
 }
 
 namespace {
-
-// Elements of the row-major [rows, cols] view -> bytes of its quantized codes.
-int64_t code_bytes(FormatKind k, int64_t elements) { return is_4bit(k) ? elements / 2 : elements; }
 
 template <class T>
 T* at(void* base, int64_t i) { return static_cast<T*>(base) + i; }
@@ -83,101 +80,12 @@ float global_finite_amax(const RowKernels& k, const void* x, DType t, int64_t n)
   return *std::max_element(partial.begin(), partial.end());
 }
 
-// What the encoder of one block takes: INT4 {scale, zero}; MXFP4/NVFP4 {factor, -};
-// INT8/FP8 {scale, -}.
-struct EncodeArgs {
-  float a, b;
-};
-
-// The scale rules of recipes.h for blocks b0 .. b0+nb-1 (statistics in st): writes their
-// scales (block b0 + j's at scale0 + j) and INT4 zero points (at b0 + j) to the outputs,
-// and their encoder arguments to args. Non-finite blocks get the NaN scale of their
-// format; their args are not used.
-void apply_scale_rules(const QuantizeParams& p, float d, int64_t b0, int64_t nb, int64_t scale0,
-                       const BlockStats* st, EncodeArgs* args) {
-  const FormatSpec& f = p.fmt;
-  switch (f.kind) {
-    case FormatKind::kInt4:
-      for (int64_t j = 0; j < nb; ++j) {
-        Int4Params ip = f.symmetric ? int4_sym_params(st[j].amax, p.scale_dtype)
-                                    : int4_asym_params(st[j].lo, st[j].hi, p.scale_dtype);
-        if (!st[j].finite) ip = {NAN, 0.0f};
-        store_one(p.scale, p.scale_dtype, scale0 + j, ip.scale);
-        if (!f.symmetric) p.zero[b0 + j] = uint8_t(ip.zero);
-        args[j] = {ip.scale, ip.zero};
-      }
-      break;
-    case FormatKind::kMxfp4:
-      for (int64_t j = 0; j < nb; ++j) {
-        const uint8_t code = !st[j].finite ? kE8m0Nan
-                             : f.rceil    ? mx_scale_rceil(st[j].amax)
-                                          : mx_scale_floor(st[j].amax);
-        *at<uint8_t>(p.scale, scale0 + j) = code;
-        args[j] = {mx_element_factor(code), 0.0f};
-      }
-      break;
-    case FormatKind::kNvfp4:
-      for (int64_t j = 0; j < nb; ++j) {
-        const Nvfp4BlockParams np = f.global_scale ? nvfp4_block_params(st[j].amax, d)
-                                                   : nvfp4_block_params_single(st[j].amax);
-        *at<uint8_t>(p.scale, scale0 + j) = st[j].finite ? np.scale : kE4m3Nan;
-        args[j] = {np.factor, 0.0f};
-      }
-      break;
-    case FormatKind::kInt8:
-    case FormatKind::kFp8:
-      for (int64_t j = 0; j < nb; ++j) {
-        const float s = !st[j].finite                 ? NAN
-                        : f.kind == FormatKind::kInt8 ? int8_row_scale(st[j].amax)
-                                                      : fp8_row_scale(st[j].amax);
-        *at<float>(p.scale, scale0 + j) = s;
-        args[j] = {s, 0.0f};
-      }
-      break;
-  }
-}
-
-// Codes of nb blocks of x (fp32, contiguous) into q; non-finite blocks get all-zero codes.
-void encode_blocks(const RowKernels& k, FormatKind kind, const float* x, int64_t block, int64_t nb,
-                   const BlockStats* st, const EncodeArgs* args, void* q) {
-  const int64_t bytes = code_bytes(kind, block);
-  for (int64_t j = 0; j < nb; ++j) {
-    const float* xj = x + j * block;
-    void* qj = static_cast<char*>(q) + j * bytes;
-    if (!st[j].finite) {
-      std::memset(qj, 0, size_t(bytes));
-      continue;
-    }
-    switch (kind) {
-      case FormatKind::kInt4:
-        k.encode_int4(xj, block, Int4Params{args[j].a, args[j].b}, static_cast<uint8_t*>(qj));
-        break;
-      case FormatKind::kMxfp4:
-      case FormatKind::kNvfp4: k.encode_e2m1(xj, block, args[j].a, static_cast<uint8_t*>(qj)); break;
-      case FormatKind::kInt8: k.encode_int8(xj, block, args[j].a, static_cast<int8_t*>(qj)); break;
-      case FormatKind::kFp8: k.encode_fp8(xj, block, args[j].a, static_cast<uint8_t*>(qj)); break;
-    }
-  }
-}
-
-// nb consecutive blocks (x: their nb * block fp32 values), phase by phase: statistics,
-// scale rules, encoding (see quantize_cpu). st and args: room for nb entries.
-void quantize_run(const RowKernels& k, const QuantizeParams& p, float d, const float* x, int64_t b0,
-                  int64_t nb, int64_t scale0, BlockStats* st, EncodeArgs* args) {
-  const int64_t block = p.fmt.block;
-  for (int64_t j = 0; j < nb; ++j) st[j] = k.block_stats(x + j * block, block);
-  apply_scale_rules(p, d, b0, nb, scale0, st, args);
-  encode_blocks(k, p.fmt.kind, x, block, nb, st, args,
-                static_cast<char*>(p.qdata) + code_bytes(p.fmt.kind, b0 * block));
-}
-
 }  // namespace
 
-void quantize_block(const RowKernels& k, const QuantizeParams& p, float d, const float* x, int64_t b,
-                    int64_t scale_index) {
-  BlockStats st;
-  EncodeArgs args;
-  quantize_run(k, p, d, x, b, 1, scale_index, &st, &args);
+BlockOutputs block_outputs(const QuantizeParams& p, int64_t b0) {
+  return {static_cast<char*>(p.qdata) + code_bytes(p.fmt.kind, b0 * p.fmt.block),
+          static_cast<char*>(p.scale) + b0 * scale_bytes(p.fmt, p.scale_dtype), p.scale_dtype,
+          p.zero ? p.zero + b0 : nullptr};
 }
 
 Status quantize_cpu(const QuantizeParams& p) {
@@ -194,17 +102,12 @@ Status quantize_cpu(const QuantizeParams& p) {
 
   const int64_t block = f.block, blocks = p.rows * p.cols / block;
   const int xsize = dtype_size(p.x_dtype);
-  // Blocks are handled in runs of about 4K elements, phase by phase: statistics of every
-  // block of the run, then its scale rules, then its encoding. The scale rules are short
-  // scalar chains (divisions, E4M3 round trips) that would otherwise sit between two
-  // blocks' vector work on the critical path; in a loop of their own, those of different
-  // blocks overlap. A run of fp32 stays in L1/L2 between the phases.
+  // Blocks go to quantize_blocks in runs of about 4K elements (f16/bf16 input is widened
+  // a run at a time into a buffer that stays in L1).
   const int64_t run = std::max<int64_t>(1, 4096 / block);
   // Grain: about 16K elements per task.
   parallel_for(blocks, std::max<int64_t>(1, 16384 / block), [&](int64_t b0, int64_t b1) {
     thread_local std::vector<float> buf;  // a run of f16/bf16 input, widened
-    thread_local std::vector<BlockStats> stats;
-    thread_local std::vector<EncodeArgs> args;
     for (int64_t r0 = b0; r0 < b1; r0 += run) {
       const int64_t nb = std::min(run, b1 - r0), first = r0 * block;
       // fp32 input is read in place
@@ -214,9 +117,7 @@ Status quantize_cpu(const QuantizeParams& p) {
         k.load_f32(static_cast<const char*>(p.x) + first * xsize, p.x_dtype, nb * block, buf.data());
         x = buf.data();
       }
-      stats.resize(size_t(nb));
-      args.resize(size_t(nb));
-      quantize_run(k, p, d, x, r0, nb, r0, stats.data(), args.data());
+      k.quantize_blocks(f, d, x, nb, block_outputs(p, r0));
     }
   });
   return Status::kOk;

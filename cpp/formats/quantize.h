@@ -12,11 +12,10 @@ Status quantize_cpu(const QuantizeParams& p);
 Status dequantize_cpu(const DequantizeParams& p);
 
 // Building blocks of quantize_cpu, shared with fused producers (hadamard_quantize): the
-// row kernels of the active ISA level, and the quantization of one block of f.block fp32
-// values x (already loaded) into block b of p's outputs (codes at element b * block, zero at b, scale at scale_index, which is
-// b in the canonical layout). d is the NVFP4 two-level decode scale (unused otherwise).
+// row kernels of the active ISA level (whose quantize_blocks quantizes runs of blocks of
+// fp32 values already loaded), and the outputs of block b0 onwards of p in the canonical
+// layout (blocks numbered row-major over the [rows, cols / block] scale grid).
 const RowKernels& active_row_kernels();
-void quantize_block(const RowKernels& k, const QuantizeParams& p, float d, const float* x, int64_t b,
-                    int64_t scale_index);
+BlockOutputs block_outputs(const QuantizeParams& p, int64_t b0);
 
 }  // namespace qkern

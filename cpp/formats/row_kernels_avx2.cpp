@@ -4,7 +4,9 @@
 // Exactness: every entry produces the bytes of row_kernels_scalar.cpp. The vector code
 // performs the same IEEE operations in the same order as the scalar codecs (no FMA: the
 // project builds with -ffp-contract=off and no _mm256_fmadd is used; _mm256_div_ps where
-// the scalar code divides; _mm256_round_ps(_MM_FROUND_TO_NEAREST_INT) for rintf), and
+// the scalar code divides, except where only the integer a quotient rounds to is kept and
+// round_quotient8 proves the reciprocal's result equal; _mm256_round_ps
+// (_MM_FROUND_TO_NEAREST_INT) for rintf), and
 // picks min/max operand order so that NaN lanes behave like fminf/fmaxf where the scalar
 // code can see a NaN. Tails (n not a multiple of the vector step) run the scalar table on
 // the remaining elements, so the tail code is the definition itself.
@@ -22,6 +24,7 @@
 // this AVX2 translation unit could be the one the linker keeps for the portable code too.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <type_traits>
 
 #include "formats/row_kernels.h"
@@ -141,6 +144,27 @@ QK_FORCEINLINE __m256 round_even8(__m256 v) {
   return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 
+// round_even(x / s) on 8 lanes for encoders that clamp it into [-255, 255] (INT8: +-127;
+// INT4: rint + zero into 0..15), mostly without dividing. With r = 1/s a normal fp32
+// number, y = x * r is within |x / s| * 3 * 2^-24 (three roundings) of the rounded quotient
+// q = x / s: below 2^-14 while |y| <= 256. So where y lies farther than 2^-14 from every
+// half-integer, rint(y) = rint(q) (both carry x's sign, as s, r > 0), or |y| > 256 and
+// then |q| > 255.99: both are integers beyond 255 of the same sign and clamp alike. If any
+// lane fails the test (a tie or near-tie, NaN, Inf) the 8 lanes divide, as the scalar
+// codec does. reciprocal8 gives r, or NaN (always divide) when 1/s is not normal.
+QK_FORCEINLINE __m256 reciprocal8(float s) {
+  const float r = 1.0f / s;
+  return _mm256_set1_ps(r >= 0x1p-126f && r <= 0x1.fffffep127f ? r : __builtin_nanf(""));
+}
+
+QK_FORCEINLINE __m256 round_quotient8(__m256 x, __m256 s, __m256 r) {
+  const __m256 y = _mm256_mul_ps(x, r);
+  const __m256 ry = round_even8(y);
+  const __m256 off = abs8(_mm256_sub_ps(y, ry));  // exact; NaN for NaN/Inf lanes
+  if (_mm256_movemask_ps(_mm256_cmp_ps(off, _mm256_set1_ps(0.5f - 0x1p-14f), _CMP_LT_OQ)) == 0xFF) return ry;
+  return round_even8(_mm256_div_ps(x, s));
+}
+
 // 8 codes of 4 bits (the 4 bytes at q) -> lane i holds code i in bits 3..0; the bits above
 // are the following codes (callers that need the bare code mask with 0xF).
 QK_FORCEINLINE __m256i nibbles8(const uint8_t* q) {
@@ -149,19 +173,24 @@ QK_FORCEINLINE __m256i nibbles8(const uint8_t* q) {
   return _mm256_srlv_epi32(_mm256_set1_epi32(word), _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28));
 }
 
-// 16 codes 0..15 (elements 0..7 in c0, 8..15 in c1, one per int32 lane) -> 8 bytes at q,
-// element 2j in the low nibble of byte j.
-//   packs_epi32 / packus_epi16 keep each lane's elements in groups of 4, so adjacent
-//   pairs (2j, 2j+1) stay adjacent; maddubs then forms lo + 16*hi per pair; the final
-//   unpack interleaves the two 128-bit lanes back into element order.
-QK_FORCEINLINE void pack_nibbles16(__m256i c0, __m256i c1, uint8_t* q) {
-  const __m256i w = _mm256_packs_epi32(c0, c1);  // lane0: c0[0..3] c1[0..3], lane1: c0[4..7] c1[4..7]
+// 16 codes 0..15 in 16-bit lanes, in the order _mm256_packs_epi32(c0, c1) leaves those of
+// elements 0..7 (c0) and 8..15 (c1): per 128-bit half, 4 of c0 then 4 of c1 -> 8 bytes
+// at q, element 2j in the low nibble of byte j.
+//   packus_epi16 keeps each half's elements in groups of 4, so adjacent pairs (2j, 2j+1)
+//   stay adjacent; maddubs then forms lo + 16*hi per pair; the final unpack interleaves
+//   the two 128-bit halves back into element order.
+QK_FORCEINLINE void pack_nibble_words16(__m256i w, uint8_t* q) {
   const __m256i b = _mm256_packus_epi16(w, w);
   const __m256i pairs = _mm256_maddubs_epi16(b, _mm256_set1_epi16(0x1001));  // lo*1 + hi*16
   const __m256i bytes = _mm256_packus_epi16(pairs, pairs);
   // bytes lane0: [c0 01, c0 23, c1 01, c1 23], lane1: [c0 45, c0 67, c1 45, c1 67]
   const __m128i out = _mm_unpacklo_epi16(_mm256_castsi256_si128(bytes), _mm256_extracti128_si256(bytes, 1));
   _mm_storel_epi64(reinterpret_cast<__m128i*>(q), out);
+}
+
+// 16 codes 0..15 (elements 0..7 in c0, 8..15 in c1, one per int32 lane) -> 8 bytes at q.
+QK_FORCEINLINE void pack_nibbles16(__m256i c0, __m256i c1, uint8_t* q) {
+  pack_nibble_words16(_mm256_packs_epi32(c0, c1), q);
 }
 
 // 8 int32 lanes in [-128, 127] -> 8 int8 at q (the packs saturate as signed).
@@ -172,20 +201,32 @@ QK_FORCEINLINE void pack_bytes8(__m256i v, void* q) {
 
 // ---------------------------------------------------------------- codecs on 8 lanes
 
-// f32_to_e2m1 of codecs.h: the code is the number of rounding boundaries below |x|
-// (each comparison mask is -1 where true), plus the sign bit in bit 3. Ordered
-// comparisons are false for NaN, as in the scalar code.
-QK_FORCEINLINE __m256i f32x8_to_e2m1(__m256 x) {
-  const __m256 a = abs8(x);
-  __m256i n = _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(0.25f), _CMP_GT_OQ));
-  n = _mm256_add_epi32(n, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(0.75f), _CMP_GE_OQ)));
-  n = _mm256_add_epi32(n, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(1.25f), _CMP_GT_OQ)));
-  n = _mm256_add_epi32(n, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(1.75f), _CMP_GE_OQ)));
-  n = _mm256_add_epi32(n, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(2.5f), _CMP_GT_OQ)));
-  n = _mm256_add_epi32(n, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(3.5f), _CMP_GE_OQ)));
-  n = _mm256_add_epi32(n, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(5.0f), _CMP_GT_OQ)));
-  const __m256i sign = _mm256_slli_epi32(_mm256_srli_epi32(_mm256_castps_si256(x), 31), 3);
-  return _mm256_or_si256(_mm256_sub_epi32(_mm256_setzero_si256(), n), sign);
+// f32_to_e2m1 of codecs.h on 16 lanes (x0: elements 0..7, x1: 8..15; no NaN, the codec's
+// precondition): the code is the number of rounding boundaries below |x|, plus the sign
+// bit in bit 3, one code per 16-bit lane in pack_nibble_words16's order. The boundaries
+// have 2 mantissa bits, so their low 16 bits are zero and |x| compares with them on its
+// upper 16 bits: |x| >= c iff floor(|x| / 2^16) >= c / 2^16, and |x| > c iff
+// ceil(|x| / 2^16) > c / 2^16 (as fp32 bit patterns; Inf is above every boundary). In
+// 16-bit lanes one compare covers 16 elements.
+QK_FORCEINLINE __m256i f32x16_to_e2m1(__m256 x0, __m256 x1) {
+  const __m256i b0 = _mm256_castps_si256(x0), b1 = _mm256_castps_si256(x1);
+  // upper halves with the sign (exact in int16): sign | exponent | 7 mantissa bits
+  const __m256i upper = _mm256_packs_epi32(_mm256_srai_epi32(b0, 16), _mm256_srai_epi32(b1, 16));
+  const __m256i floor16 = _mm256_and_si256(upper, _mm256_set1_epi16(0x7FFF));
+  const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF), round_up = _mm256_set1_epi32(0xFFFF);
+  auto ceil_upper = [&](__m256i b) {
+    return _mm256_srli_epi32(_mm256_add_epi32(_mm256_and_si256(b, magnitude), round_up), 16);
+  };
+  const __m256i ceil16 = _mm256_packus_epi32(ceil_upper(b0), ceil_upper(b1));  // <= 0x7F80
+  auto ge = [&](int16_t c) { return _mm256_cmpgt_epi16(floor16, _mm256_set1_epi16(int16_t(c - 1))); };
+  auto gt = [&](int16_t c) { return _mm256_cmpgt_epi16(ceil16, _mm256_set1_epi16(c)); };
+  // each comparison mask is -1 where true; upper bits of the boundaries:
+  // 0.25 0x3E80, 0.75 0x3F40, 1.25 0x3FA0, 1.75 0x3FE0, 2.5 0x4020, 3.5 0x4060, 5 0x40A0
+  __m256i code = _mm256_and_si256(_mm256_srli_epi16(upper, 12), _mm256_set1_epi16(8));
+  code = _mm256_sub_epi16(code, _mm256_add_epi16(gt(0x3E80), ge(0x3F40)));
+  code = _mm256_sub_epi16(code, _mm256_add_epi16(gt(0x3FA0), ge(0x3FE0)));
+  code = _mm256_sub_epi16(code, _mm256_add_epi16(gt(0x4020), ge(0x4060)));
+  return _mm256_sub_epi16(code, gt(0x40A0));
 }
 
 // e2m1_to_f32 of codecs.h for the code in bits 3..0 of each lane (higher bits ignored).
@@ -268,15 +309,25 @@ BlockStats block_stats(const float* x, int64_t n) {
   return s;
 }
 
+// First the max of |x| as bits (int32 order is float order for non-negative floats, and
+// NaN > Inf > finite): when it is finite, it is the answer; otherwise a second pass skips
+// the non-finite lanes.
 float finite_amax(const void* src, DType t, int64_t n) {
   float m = 0.0f;
   dispatch_float_dtype(t, [&](auto tag) {
     constexpr DType T = decltype(tag)::value;
-    __m256 acc = _mm256_setzero_ps();
+    const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF);
+    __m256i bits = _mm256_setzero_si256();
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-      const __m256 v = load8<T>(src, i);
-      acc = _mm256_max_ps(acc, _mm256_andnot_ps(_mm256_castsi256_ps(nonfinite8(v)), abs8(v)));
+    for (; i + 8 <= n; i += 8)
+      bits = _mm256_max_epi32(bits, _mm256_and_si256(_mm256_castps_si256(load8<T>(src, i)), magnitude));
+    __m256 acc = _mm256_castsi256_ps(bits);
+    if (_mm256_movemask_epi8(_mm256_cmpgt_epi32(bits, _mm256_set1_epi32(0x7F7FFFFF))) != 0) {
+      acc = _mm256_setzero_ps();
+      for (i = 0; i + 8 <= n; i += 8) {
+        const __m256 v = load8<T>(src, i);
+        acc = _mm256_max_ps(acc, _mm256_andnot_ps(_mm256_castsi256_ps(nonfinite8(v)), abs8(v)));
+      }
     }
     m = hmax8(acc);
     if (i < n) {
@@ -287,13 +338,14 @@ float finite_amax(const void* src, DType t, int64_t n) {
   return m;
 }
 
-void encode_int4(const float* x, int64_t n, Int4Params p, uint8_t* q) {
+// Also inlined into encode8 (one call per block).
+QK_FORCEINLINE void encode_int4(const float* x, int64_t n, Int4Params p, uint8_t* q) {
   int64_t i = 0;
   if (p.scale != 0.0f) {
-    const __m256 s = _mm256_set1_ps(p.scale), z = _mm256_set1_ps(p.zero);
+    const __m256 s = _mm256_set1_ps(p.scale), r = reciprocal8(p.scale), z = _mm256_set1_ps(p.zero);
     const __m256 lo = _mm256_setzero_ps(), hi = _mm256_set1_ps(15.0f);
     auto code8 = [&](int64_t j) {
-      __m256 v = _mm256_add_ps(round_even8(_mm256_div_ps(_mm256_loadu_ps(x + j), s)), z);
+      __m256 v = _mm256_add_ps(round_quotient8(_mm256_loadu_ps(x + j), s, r), z);
       // max(v, lo) returns lo for a NaN v, like fmaxf(NaN, 0) in int4_encode.
       return _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi));
     };
@@ -302,22 +354,26 @@ void encode_int4(const float* x, int64_t n, Int4Params p, uint8_t* q) {
   if (i < n) scalar().encode_int4(x + i, n - i, p, q + i / 2);
 }
 
+// Codes of the 16 elements at x scaled by f -> 8 bytes at q.
+QK_FORCEINLINE void encode_e2m1_16(const float* x, __m256 f, uint8_t* q) {
+  pack_nibble_words16(f32x16_to_e2m1(_mm256_mul_ps(_mm256_loadu_ps(x), f), _mm256_mul_ps(_mm256_loadu_ps(x + 8), f)),
+                      q);
+}
+
 void encode_e2m1(const float* x, int64_t n, float factor, uint8_t* q) {
   const __m256 f = _mm256_set1_ps(factor);
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    pack_nibbles16(f32x8_to_e2m1(_mm256_mul_ps(_mm256_loadu_ps(x + i), f)),
-                   f32x8_to_e2m1(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8), f)), q + (i >> 1));
+  for (; i + 16 <= n; i += 16) encode_e2m1_16(x + i, f, q + (i >> 1));
   if (i < n) scalar().encode_e2m1(x + i, n - i, factor, q + i / 2);
 }
 
 void encode_int8(const float* x, int64_t n, float scale, int8_t* q) {
   int64_t i = 0;
   if (scale != 0.0f) {
-    const __m256 s = _mm256_set1_ps(scale);
+    const __m256 s = _mm256_set1_ps(scale), r = reciprocal8(scale);
     const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
     for (; i + 8 <= n; i += 8) {
-      const __m256 v = round_even8(_mm256_div_ps(_mm256_loadu_ps(x + i), s));
+      const __m256 v = round_quotient8(_mm256_loadu_ps(x + i), s, r);
       pack_bytes8(_mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi)), q + i);
     }
   }
@@ -337,6 +393,197 @@ void encode_fp8(const float* x, int64_t n, float scale, uint8_t* q) {
     }
   }
   if (i < n) scalar().encode_fp8(x + i, n - i, scale, q + i);
+}
+
+// ---------------------------------------------------------------- block quantization
+//
+// Eight blocks at a time, one block per lane: per-block amax by a transposing reduction,
+// the scale rules of recipes.h on the 8 lanes (the same IEEE operations in the same order,
+// on finite statistics only), then each block's codes by the encoders above with its
+// lane's factor. Batches holding a non-finite block, the last nb % 8 blocks, INT4
+// asymmetric, per-row formats and long blocks go through quantize_blocks_with (the
+// definition) on this table.
+
+// r[j] = op over the 8 lanes of v[j]: pairs, then quads within each 128-bit half, then
+// the two halves.
+template <class Op>
+QK_FORCEINLINE __m256i reduce8x8(const __m256i* v, Op op) {
+  auto pairs = [&](__m256i a, __m256i b) {  // per half: [a, b, a, b]
+    return op(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b));
+  };
+  auto quads = [&](__m256i a, __m256i b) {  // per half: [v0, v1, v2, v3] of a's and b's pairs
+    return op(_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b));
+  };
+  const __m256i lo = quads(pairs(v[0], v[1]), pairs(v[2], v[3]));
+  const __m256i hi = quads(pairs(v[4], v[5]), pairs(v[6], v[7]));
+  return op(_mm256_permute2x128_si256(lo, hi, 0x20), _mm256_permute2x128_si256(lo, hi, 0x31));
+}
+
+// Lane j: the fp32 bits of max |x| over block j of 8 consecutive blocks of kBlock elements
+// (block % 8 == 0; kBlock 0: `block`, a run-time value). Non-negative floats order as their
+// bits (as int32), and NaN > Inf > every finite value, so the block is finite iff its lane
+// is below 0x7F800000, and then the lane is the block's amax (+0 for an all-zero block,
+// as block_stats gives).
+template <int kBlock>
+QK_FORCEINLINE __m256i block_amax_bits8(const float* x, int64_t block) {
+  if constexpr (kBlock > 0) block = kBlock;
+  const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF);
+  __m256i v[8];
+  for (int j = 0; j < 8; ++j) {
+    const float* xj = x + j * block;
+    __m256i m = _mm256_and_si256(_mm256_castps_si256(_mm256_loadu_ps(xj)), magnitude);
+    for (int64_t i = 8; i < block; i += 8)
+      m = _mm256_max_epi32(m, _mm256_and_si256(_mm256_castps_si256(_mm256_loadu_ps(xj + i)), magnitude));
+    v[j] = m;
+  }
+  return reduce8x8(v, [](__m256i a, __m256i b) { return _mm256_max_epi32(a, b); });
+}
+
+// 8 int32 lanes holding 0..255 -> 8 bytes at q.
+QK_FORCEINLINE void store_bytes8(__m256i v, void* q) {
+  const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  _mm_storel_epi64(static_cast<__m128i*>(q), _mm_packus_epi16(w, w));
+}
+
+// The E8M0 codes of 8 finite amax (bits): mx_scale_floor / mx_scale_rceil.
+QK_FORCEINLINE __m256i mx_scale8(__m256i amax_bits, bool rceil) {
+  if (!rceil)  // floor(log2(amax)) - 2 + 127 from the exponent field, >= 0 (<= 252: finite)
+    return _mm256_max_epi32(_mm256_sub_epi32(_mm256_srli_epi32(amax_bits, 23), _mm256_set1_epi32(kE2m1MaxExp)),
+                            _mm256_setzero_si256());
+  // e8m0_ceil(amax / 6): field + (mantissa != 0), at most 254; subnormal v: 1 above 2^-127
+  const __m256i b = _mm256_castps_si256(_mm256_div_ps(_mm256_castsi256_ps(amax_bits), _mm256_set1_ps(kE2m1Max)));
+  const __m256i field = _mm256_srli_epi32(b, 23);
+  const __m256i exact = _mm256_cmpeq_epi32(_mm256_and_si256(b, _mm256_set1_epi32(0x7FFFFF)), _mm256_setzero_si256());
+  const __m256i normal = _mm256_min_epi32(_mm256_add_epi32(_mm256_add_epi32(field, _mm256_set1_epi32(1)), exact),
+                                          _mm256_set1_epi32(254));
+  const __m256i subnormal = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_cmpgt_epi32(b, _mm256_set1_epi32(0x00400000)));
+  return _mm256_blendv_epi8(normal, subnormal, _mm256_cmpeq_epi32(field, _mm256_setzero_si256()));
+}
+
+// mx_element_factor of 8 E8M0 codes (0..254): 2^(127 - code), subnormal 2^-127 for 254.
+QK_FORCEINLINE __m256 mx_factor8(__m256i code) {
+  const __m256i normal = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_set1_epi32(254), code), 23);
+  const __m256i tiny = _mm256_and_si256(_mm256_cmpeq_epi32(code, _mm256_set1_epi32(254)), _mm256_set1_epi32(0x00400000));
+  return _mm256_castsi256_ps(_mm256_or_si256(normal, tiny));
+}
+
+// Codes of 8 consecutive E2M1 blocks of kBlock elements, block j scaled by factor[j]. The
+// block size is a constant so that the loops unroll and the encoder's constants stay in
+// registers across blocks.
+template <int kBlock>
+QK_FORCEINLINE void encode_e2m1_blocks8(const float* x, const float* factor, uint8_t* q) {
+  static_assert(kBlock % 16 == 0, "E2M1 blocks are encoded 16 elements at a time");
+  for (int j = 0; j < 8; ++j) {
+    const __m256 f = _mm256_set1_ps(factor[j]);
+    for (int i = j * kBlock; i < (j + 1) * kBlock; i += 16) encode_e2m1_16(x + i, f, q + i / 2);
+  }
+}
+
+// The scale rules of 8 finite blocks of an INT4 symmetric, MXFP4 or NVFP4 format whose
+// amax bits are in amax_bits: their scales to `scale` (index 0..7, the format's scale
+// type) and their encoder arguments to arg[0..7] (INT4: the scale as stored; E2M1: the
+// factor).
+QK_FORCEINLINE void scale_rules8(const FormatSpec& f, float d, __m256i amax_bits, DType scale_dtype, void* scale,
+                                 float* arg) {
+  const __m256 amax = _mm256_castsi256_ps(amax_bits);
+  switch (f.kind) {
+    case FormatKind::kInt4: {  // int4_sym_params: round_to_dtype(2 * (amax / 15))
+      __m256 s = _mm256_mul_ps(_mm256_set1_ps(2.0f), _mm256_div_ps(amax, _mm256_set1_ps(15.0f)));
+      if (scale_dtype == DType::kF32) {
+        _mm256_storeu_ps(static_cast<float*>(scale), s);
+      } else {
+        const __m128i h = scale_dtype == DType::kF16 ? f32x8_to_f16<true>(s) : f32x8_to_bf16<true>(s);
+        _mm_storeu_si128(static_cast<__m128i*>(scale), h);
+        s = scale_dtype == DType::kF16 ? _mm256_cvtph_ps(h)
+                                       : _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+      }
+      _mm256_store_ps(arg, s);
+      return;
+    }
+    case FormatKind::kMxfp4: {
+      const __m256i code = mx_scale8(amax_bits, f.rceil);
+      store_bytes8(code, scale);
+      _mm256_store_ps(arg, mx_factor8(code));
+      return;
+    }
+    default: {  // NVFP4: nvfp4_block_params / nvfp4_block_params_single
+      __m256 s = _mm256_div_ps(amax, _mm256_set1_ps(kE2m1Max));
+      if (f.global_scale) s = _mm256_div_ps(s, _mm256_set1_ps(d));
+      // no NaN here: max/min give fmaxf/fminf's results
+      s = _mm256_min_ps(_mm256_max_ps(s, _mm256_set1_ps(exp2i(-6))), _mm256_set1_ps(kE4m3Max));
+      const __m256i code = f32x8_to_e4m3(s);
+      store_bytes8(code, scale);
+      const float one = f.global_scale ? 1.0f / d : 1.0f;
+      _mm256_store_ps(arg, _mm256_div_ps(_mm256_set1_ps(one), e4m3x8_to_f32(code)));
+      return;
+    }
+  }
+}
+
+// Codes of 8 blocks of kBlock elements (0: f.block at run time) with the arguments
+// scale_rules8 gave.
+template <int kBlock>
+QK_FORCEINLINE void encode8(const FormatSpec& f, const float* x, const float* arg, uint8_t* q) {
+  if constexpr (kBlock == kNvBlock) {
+    encode_e2m1_blocks8<kNvBlock>(x, arg, q);
+  } else if constexpr (kBlock == kMxBlock) {
+    if (f.kind == FormatKind::kMxfp4) return encode_e2m1_blocks8<kMxBlock>(x, arg, q);
+  }
+  if constexpr (kBlock != kNvBlock) {  // INT4
+    const int64_t block = kBlock > 0 ? kBlock : f.block;
+    for (int j = 0; j < 8; ++j) encode_int4(x + j * block, block, Int4Params{arg[j], 8.0f}, q + j * block / 2);
+  }
+}
+
+// Calls fn(std::integral_constant<int, B>{}) with B = block for the block sizes of the
+// formats on the vector path (NVFP4 16, MXFP4 and INT4 32, INT4 64 and 128), else B = 0.
+template <class Fn>
+QK_FORCEINLINE void dispatch_block(int64_t block, Fn&& fn) {
+  switch (block) {
+    case 16: fn(std::integral_constant<int, 16>{}); break;
+    case 32: fn(std::integral_constant<int, 32>{}); break;
+    case 64: fn(std::integral_constant<int, 64>{}); break;
+    case 128: fn(std::integral_constant<int, 128>{}); break;
+    default: fn(std::integral_constant<int, 0>{}); break;
+  }
+}
+
+// Runs of up to kRun batches of 8 blocks, phase by phase: amax and scale rules of every
+// batch, then the codes. The scale rules are chains of divisions and E4M3 conversions;
+// back to back, those of different batches overlap instead of stalling the encoding.
+// Batches with a non-finite block go to the definition.
+void quantize_blocks(const FormatSpec& f, float d, const float* x, int64_t nb, const BlockOutputs& out) {
+  const int64_t block = f.block;
+  int64_t j = 0;
+  if (block % 8 == 0 && block <= 512 &&
+      (f.kind == FormatKind::kMxfp4 || f.kind == FormatKind::kNvfp4 || (f.kind == FormatKind::kInt4 && f.symmetric))) {
+    const int scale_bytes = f.kind != FormatKind::kInt4 ? 1 : out.scale_dtype == DType::kF32 ? 4 : 2;
+    dispatch_block(block, [&](auto block_tag) {
+      constexpr int kBlock = decltype(block_tag)::value;
+      constexpr int kRun = 8;
+      alignas(32) float arg[kRun * 8];
+      bool finite[kRun];
+      while (j + 8 <= nb) {
+        const int batches = int(std::min<int64_t>(kRun, (nb - j) / 8));
+        for (int t = 0; t < batches; ++t) {
+          const int64_t b = j + 8 * t;
+          const __m256i amax_bits = block_amax_bits8<kBlock>(x + b * block, block);
+          finite[t] = _mm256_movemask_epi8(_mm256_cmpgt_epi32(amax_bits, _mm256_set1_epi32(0x7F7FFFFF))) == 0;
+          if (finite[t])
+            scale_rules8(f, d, amax_bits, out.scale_dtype, static_cast<char*>(out.scale) + b * scale_bytes, arg + 8 * t);
+        }
+        for (int t = 0; t < batches; ++t) {
+          const int64_t b = j + 8 * t;
+          if (finite[t])
+            encode8<kBlock>(f, x + b * block, arg + 8 * t, static_cast<uint8_t*>(out.codes) + b * block / 2);
+          else
+            quantize_blocks_with(row_kernels_avx2(), f, d, x, b, b + 8, out);
+        }
+        j += 8 * batches;
+      }
+    });
+  }
+  if (j < nb) quantize_blocks_with(row_kernels_avx2(), f, d, x, j, nb, out);
 }
 
 // 16-bit outputs by table. A block of a 4-bit format holds at most 16 distinct values, so
@@ -501,8 +748,8 @@ void decode_fp8_row(const uint8_t* q, int64_t n, float scale, void* out, DType t
 
 const RowKernels& row_kernels_avx2() {
   static const RowKernels k{load_f32,        block_stats,     finite_amax,     encode_int4,
-                            encode_e2m1,     encode_int8,     encode_fp8,      decode_int4_row,
-                            decode_e2m1_row, decode_int8_row, decode_fp8_row};
+                            encode_e2m1,     encode_int8,     encode_fp8,      quantize_blocks,
+                            decode_int4_row, decode_e2m1_row, decode_int8_row, decode_fp8_row};
   return k;
 }
 

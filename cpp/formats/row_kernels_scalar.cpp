@@ -1,6 +1,8 @@
 // Portable reference loops of RowKernels: plain C++ over the shared codecs. They define
 // the bytes every faster table must reproduce.
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "formats/row_kernels.h"
 
@@ -49,6 +51,10 @@ void encode_fp8(const float* x, int64_t n, float scale, uint8_t* q) {
   for (int64_t i = 0; i < n; ++i) q[i] = fp8_encode(x[i], scale);
 }
 
+void quantize_blocks(const FormatSpec& f, float d, const float* x, int64_t nb, const BlockOutputs& out) {
+  quantize_blocks_with(row_kernels_scalar(), f, d, x, 0, nb, out);
+}
+
 void decode_int4_row(const uint8_t* q, int64_t n, int block, const float* scale, const float* zero,
                      void* out, DType t) {
   for (int64_t i = 0; i < n; ++i) {
@@ -73,12 +79,110 @@ void decode_fp8_row(const uint8_t* q, int64_t n, float scale, void* out, DType t
   for (int64_t i = 0; i < n; ++i) store_one(out, t, i, e4m3_to_f32(q[i]) * scale);
 }
 
+// What the encoder of one block takes: INT4 {scale, zero}; MXFP4/NVFP4 {factor, -};
+// INT8/FP8 {scale, -}.
+struct EncodeArgs {
+  float a, b;
+};
+
+// The scale rules of recipes.h for nb blocks (statistics in st): writes their scales (and
+// INT4 zero points) to out and their encoder arguments to args. Non-finite blocks get the
+// NaN scale of their format; their args are not used.
+void apply_scale_rules(const FormatSpec& f, float d, int64_t nb, const BlockStats* st, const BlockOutputs& out,
+                       EncodeArgs* args) {
+  switch (f.kind) {
+    case FormatKind::kInt4:
+      for (int64_t j = 0; j < nb; ++j) {
+        Int4Params ip = f.symmetric ? int4_sym_params(st[j].amax, out.scale_dtype)
+                                    : int4_asym_params(st[j].lo, st[j].hi, out.scale_dtype);
+        if (!st[j].finite) ip = {NAN, 0.0f};
+        store_one(out.scale, out.scale_dtype, j, ip.scale);
+        if (!f.symmetric) out.zero[j] = uint8_t(ip.zero);
+        args[j] = {ip.scale, ip.zero};
+      }
+      break;
+    case FormatKind::kMxfp4:
+      for (int64_t j = 0; j < nb; ++j) {
+        const uint8_t code = !st[j].finite ? kE8m0Nan
+                             : f.rceil    ? mx_scale_rceil(st[j].amax)
+                                          : mx_scale_floor(st[j].amax);
+        static_cast<uint8_t*>(out.scale)[j] = code;
+        args[j] = {mx_element_factor(code), 0.0f};
+      }
+      break;
+    case FormatKind::kNvfp4:
+      for (int64_t j = 0; j < nb; ++j) {
+        const Nvfp4BlockParams np = f.global_scale ? nvfp4_block_params(st[j].amax, d)
+                                                   : nvfp4_block_params_single(st[j].amax);
+        static_cast<uint8_t*>(out.scale)[j] = st[j].finite ? np.scale : kE4m3Nan;
+        args[j] = {np.factor, 0.0f};
+      }
+      break;
+    case FormatKind::kInt8:
+    case FormatKind::kFp8:
+      for (int64_t j = 0; j < nb; ++j) {
+        const float s = !st[j].finite                 ? NAN
+                        : f.kind == FormatKind::kInt8 ? int8_row_scale(st[j].amax)
+                                                      : fp8_row_scale(st[j].amax);
+        static_cast<float*>(out.scale)[j] = s;
+        args[j] = {s, 0.0f};
+      }
+      break;
+  }
+}
+
+// Codes of nb blocks of x into q; non-finite blocks get all-zero codes.
+void encode_blocks(const RowKernels& k, const FormatSpec& f, const float* x, int64_t nb, const BlockStats* st,
+                   const EncodeArgs* args, void* q) {
+  const int64_t block = f.block, bytes = code_bytes(f.kind, block);
+  for (int64_t j = 0; j < nb; ++j) {
+    const float* xj = x + j * block;
+    void* qj = static_cast<char*>(q) + j * bytes;
+    if (!st[j].finite) {
+      std::memset(qj, 0, size_t(bytes));
+      continue;
+    }
+    switch (f.kind) {
+      case FormatKind::kInt4:
+        k.encode_int4(xj, block, Int4Params{args[j].a, args[j].b}, static_cast<uint8_t*>(qj));
+        break;
+      case FormatKind::kMxfp4:
+      case FormatKind::kNvfp4: k.encode_e2m1(xj, block, args[j].a, static_cast<uint8_t*>(qj)); break;
+      case FormatKind::kInt8: k.encode_int8(xj, block, args[j].a, static_cast<int8_t*>(qj)); break;
+      case FormatKind::kFp8: k.encode_fp8(xj, block, args[j].a, static_cast<uint8_t*>(qj)); break;
+    }
+  }
+}
+
 }  // namespace
+
+// Runs of up to kRun blocks, phase by phase: the statistics of every block, then their
+// scale rules, then their encoding. The scale rules are short scalar chains (divisions,
+// E4M3 round trips) that would otherwise sit between two blocks' vector work on the
+// critical path; in a loop of their own, those of different blocks overlap.
+void quantize_blocks_with(const RowKernels& k, const FormatSpec& f, float d, const float* x, int64_t j0,
+                          int64_t j1, const BlockOutputs& out) {
+  constexpr int64_t kRun = 64;
+  BlockStats st[kRun];
+  EncodeArgs args[kRun];
+  const int64_t block = f.block;
+  const int sbytes = scale_bytes(f, out.scale_dtype);
+  for (; j0 < j1; j0 += kRun) {
+    const int64_t n = std::min(kRun, j1 - j0);
+    const float* xr = x + j0 * block;
+    for (int64_t j = 0; j < n; ++j) st[j] = k.block_stats(xr + j * block, block);
+    const BlockOutputs o{static_cast<char*>(out.codes) + code_bytes(f.kind, j0 * block),
+                         static_cast<char*>(out.scale) + j0 * sbytes, out.scale_dtype,
+                         out.zero ? out.zero + j0 : nullptr};
+    apply_scale_rules(f, d, n, st, o, args);
+    encode_blocks(k, f, xr, n, st, args, o.codes);
+  }
+}
 
 const RowKernels& row_kernels_scalar() {
   static const RowKernels k{load_f32,        block_stats,     finite_amax,     encode_int4,
-                            encode_e2m1,     encode_int8,     encode_fp8,      decode_int4_row,
-                            decode_e2m1_row, decode_int8_row, decode_fp8_row};
+                            encode_e2m1,     encode_int8,     encode_fp8,      quantize_blocks,
+                            decode_int4_row, decode_e2m1_row, decode_int8_row, decode_fp8_row};
   return k;
 }
 

@@ -7,13 +7,14 @@
 // scale in its last pass; for an fp32 output the row is rotated in the output memory
 // itself, other dtypes go through a per-thread scratch row.
 //
-// hadamard_quantize quantizes each rotated fp32 row with formats/quantize.h's
-// quantize_block while the row is in cache. NVFP4 with a global scale needs the amax of
-// the whole rotated tensor before the first block scale: it makes two passes, the first
-// rotating each row only to take its finite amax (per-row maxima, reduced in order, so the
-// result does not depend on threading), the second rotating again and quantizing. The
-// rotation is recomputed rather than stored: it costs about one more transform and no
-// fp32 copy of the tensor (the CUDA kernel will use the same scheme, with an atomic max
+// hadamard_quantize quantizes each rotated fp32 row with the quantize_blocks row kernel
+// (formats/row_kernels.h) while the row is in cache. NVFP4 with a global scale needs the
+// amax of the whole rotated tensor before the first block scale: it makes two passes, the
+// first rotating each row to take its finite amax (per-row maxima, reduced in order, so
+// the result does not depend on threading), the second quantizing. When the caller gives
+// a workspace for the whole tensor (up to kKeepRotatedMaxBytes, so it stays in L2/L3),
+// pass 1 keeps the rotated rows there; otherwise pass 2 rotates every row again (one more
+// transform, no fp32 copy of the tensor; the CUDA kernel does this, with an atomic max
 // over the rows in the first pass).
 #include "hadamard/hadamard.h"
 
@@ -34,12 +35,13 @@ const HadamardRowKernels& row_kernels() {
                                           QKERN_IF_AVX2(hadamard_row_kernels_avx2), nullptr);
 }
 
-// Per-thread scratch, 64-byte aligned, grown on demand and kept: two fp32 rows and the
-// mix's work area.
+// Per-thread scratch, 64-byte aligned, grown on demand and kept: two fp32 rows, the mix's
+// work area and room for one byte per element (a row's block scales before the swizzle).
 struct Scratch {
   float* a;
   float* b;
   float* mix;
+  uint8_t* scales;
 };
 
 Scratch thread_scratch(const HadamardSize& size) {
@@ -47,11 +49,12 @@ Scratch thread_scratch(const HadamardSize& size) {
   const auto aligned = [](int64_t floats) { return (floats + kAlignFloats - 1) / kAlignFloats * kAlignFloats; };
   const int64_t row = aligned(size.n()), mix = aligned(int64_t(kMixWorkFloats) * size.k);
   thread_local std::vector<float> buf;
-  const int64_t total = 2 * row + mix + kAlignFloats;
+  const int64_t scales = aligned(size.n() / 4);
+  const int64_t total = 2 * row + mix + scales + kAlignFloats;
   if (int64_t(buf.size()) < total) buf.resize(size_t(total));
   const uintptr_t addr = reinterpret_cast<uintptr_t>(buf.data());
   float* base = reinterpret_cast<float*>((addr + 63) & ~uintptr_t(63));
-  return {base, base + row, base + 2 * row};
+  return {base, base + row, base + 2 * row, reinterpret_cast<uint8_t*>(base + 2 * row + mix)};
 }
 
 // Rows per task: about 16K elements.
@@ -96,7 +99,11 @@ Status hadamard_cpu(const HadamardParams& p) {
   return Status::kOk;
 }
 
-Status hadamard_quantize_cpu(const HadamardQuantizeParams& p) {
+int64_t hadamard_quantize_workspace_rows_cpu(bool two_level, int64_t rows, int64_t n) {
+  return two_level && rows * n * int64_t(sizeof(float)) <= kKeepRotatedMaxBytes ? rows : 0;
+}
+
+Status hadamard_quantize_cpu(const HadamardQuantizeParams& p, float* workspace, int64_t workspace_rows) {
   const HadamardParams& h = p.h;
   const QuantizeParams& q = p.q;
   const FormatSpec& f = q.fmt;
@@ -109,30 +116,40 @@ Status hadamard_quantize_cpu(const HadamardQuantizeParams& p) {
   const RowKernels& k = active_row_kernels();
   const int64_t grain = row_grain(n);
 
-  float d = 1.0f;
-  if (two_level) {  // pass 1: amax of the rotated tensor
+  // pass 1 (NVFP4 two-level without a static scale): the amax of the rotated tensor
+  const bool amax_pass = two_level && !p.static_global_scale;
+  // rotated rows kept by pass 1 (when given a workspace), else null
+  float* kept = amax_pass && workspace && workspace_rows >= h.rows ? workspace : nullptr;
+  float d = p.static_global_scale ? q.global_scale[0] : 1.0f;  // or set by pass 1
+  if (amax_pass) {
     std::vector<float> row_amax(size_t(h.rows));
     parallel_for(h.rows, grain, [&](int64_t r0, int64_t r1) {
       const Scratch s = thread_scratch(h.size);
       for (int64_t r = r0; r < r1; ++r) {
-        rotate_row(rk, h, r, s.b, s);
-        row_amax[size_t(r)] = k.finite_amax(s.b, DType::kF32, n);
+        float* row = kept ? kept + r * n : s.b;
+        rotate_row(rk, h, r, row, s);
+        row_amax[size_t(r)] = k.finite_amax(row, DType::kF32, n);
       }
     });
     d = nvfp4_global_scale(*std::max_element(row_amax.begin(), row_amax.end()));
     q.global_scale[0] = d;
   }
 
-  const int64_t block = f.block, blocks_per_row = n / block;
+  const int64_t blocks_per_row = n / f.block;
   parallel_for(h.rows, grain, [&](int64_t r0, int64_t r1) {
     const Scratch s = thread_scratch(h.size);
     for (int64_t r = r0; r < r1; ++r) {
-      rotate_row(rk, h, r, s.b, s);
-      for (int64_t j = 0; j < blocks_per_row; ++j) {
-        const int64_t b = r * blocks_per_row + j;
-        const int64_t scale_index = p.swizzled_scales ? swizzled_scale_offset(r, j, blocks_per_row) : b;
-        quantize_block(k, q, d, s.b + j * block, b, scale_index);
+      const float* row = kept ? kept + r * n : s.b;
+      if (!kept) rotate_row(rk, h, r, s.b, s);
+      BlockOutputs out = block_outputs(q, r * blocks_per_row);
+      if (!p.swizzled_scales) {
+        k.quantize_blocks(f, d, row, blocks_per_row, out);
+        continue;
       }
+      out.scale = s.scales;  // MXFP4/NVFP4: one byte per block, then scattered
+      k.quantize_blocks(f, d, row, blocks_per_row, out);
+      for (int64_t j = 0; j < blocks_per_row; ++j)
+        static_cast<uint8_t*>(q.scale)[swizzled_scale_offset(r, j, blocks_per_row)] = s.scales[j];
     }
   });
   return Status::kOk;

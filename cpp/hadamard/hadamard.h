@@ -1,8 +1,8 @@
 // CPU Walsh-Hadamard rotation (qkern/hadamard.h) and its fused quantize variant.
 //
 // The driver (hadamard.cpp) splits rows over the thread pool and runs, per row, the inner
-// loops of the active ISA level below; the quantize epilogue is formats/quantize.h's
-// quantize_block on the rotated fp32 row while it is still in cache.
+// loops of the active ISA level below; the quantize epilogue is the quantize_blocks row
+// kernel of formats/row_kernels.h on the rotated fp32 row while it is still in cache.
 //
 // Bit-exactness contract: every table computes each output element with the same
 // sequence of fp32 operations as the scalar one (butterfly stages in increasing stride,
@@ -19,7 +19,18 @@
 namespace qkern {
 
 Status hadamard_cpu(const HadamardParams& p);
-Status hadamard_quantize_cpu(const HadamardQuantizeParams& p);
+
+// NVFP4 two-level needs the amax of the whole rotated tensor before its first block scale.
+// With a workspace of workspace_rows >= p.h.rows rows of n fp32 (row r at workspace + r * n),
+// the first pass keeps the rotated rows there and the second only quantizes them;
+// without one, the second pass rotates every row again. Other formats ignore it.
+Status hadamard_quantize_cpu(const HadamardQuantizeParams& p, float* workspace, int64_t workspace_rows);
+
+// Rows of the workspace hadamard_quantize_cpu wants for `rows` rows of n elements:
+// all of them for NVFP4 two-level (two_level = is_two_level(format)) when they take at most kKeepRotatedMaxBytes (rotated
+// rows then stay in L2/L3 between the passes, and the second transform is saved), else 0.
+constexpr int64_t kKeepRotatedMaxBytes = int64_t(16) << 20;
+int64_t hadamard_quantize_workspace_rows_cpu(bool two_level, int64_t rows, int64_t n);
 
 struct HadamardRowKernels {
   // v = FWHT(x * signs) * scale over m = 2^log2_m elements: x of dtype t (f32 x may be v

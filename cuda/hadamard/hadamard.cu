@@ -426,7 +426,8 @@ Status hadamard_quantize_cuda(const HadamardQuantizeParams& p, float* workspace,
   return switch_float_dtype(h.x_dtype, "hadamard_quantize", [&](auto xt) -> Status {
     constexpr DType kX = decltype(xt)::value;
     if (block) {
-      if (is_two_level(q.fmt)) {  // pass 1: amax of the rotated tensor (see docs/hadamard.md)
+      // pass 1: amax of the rotated tensor (see docs/hadamard.md), unless d is given
+      if (is_two_level(q.fmt) && !p.static_global_scale) {
         Status s = nvfp4_amax_reset_cuda(q.global_scale, stream);
         if (s == Status::kOk)
           s = run<HadamardTraits<kX, Epilogue::kAmax, FormatKind::kNvfp4>>("hadamard_amax", l, h, q, stream);

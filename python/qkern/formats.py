@@ -17,6 +17,7 @@ dataclass with a stable text ``spec`` (used as the op argument and in checkpoint
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import ClassVar, Optional, Union
 
@@ -219,6 +220,12 @@ def parse(spec: Union[str, Format]) -> Format:
         return spec
     if not isinstance(spec, str):
         raise TypeError(f"fmt: expected a qkern.formats.Format or a spec string, got {type(spec).__name__}")
+    return _parse_spec(spec)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_spec(spec: str) -> Format:
+    # cached: ops parse their spec string on every call, and formats are immutable
     parts = spec.lower().split(":")
     head, rest = parts[0], parts[1:]
     try:

@@ -94,11 +94,12 @@ def nvfp4_global_scale(x: torch.Tensor) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------- quantize
 
-def quantize(x: torch.Tensor, fmt: Format) -> List[torch.Tensor]:
+def quantize(x: torch.Tensor, fmt: Format, global_scale: Optional[float] = None) -> List[torch.Tensor]:
     """Quantize x[..., K] over its last dim. Returns the op's tensor list:
     INT4 sym [qdata, scale], INT4 asym [qdata, scale, zero], MXFP4 [qdata, scale],
     NVFP4 [qdata, scale, global_scale] or [qdata, scale] (single level), INT8/FP8
-    [qdata, scale]. Layouts in qkern.tensor."""
+    [qdata, scale]. Layouts in qkern.tensor. ``global_scale``: two-level NVFP4 with this
+    static decode scale d (rounded to fp32) instead of the one from x's amax."""
     *lead, cols = x.shape
     block = fmt.block_size(cols)
     xb = x.float().reshape(*lead, cols // block, block)
@@ -134,7 +135,8 @@ def quantize(x: torch.Tensor, fmt: Format) -> List[torch.Tensor]:
 
     if isinstance(fmt, NVFP4):
         if fmt.global_scale:
-            d = nvfp4_global_scale(x)
+            d = (nvfp4_global_scale(x) if global_scale is None
+                 else torch.tensor(global_scale, dtype=torch.float32, device=x.device))
             s = f32_to_e4m3(((amax / E2M1_MAX) / d).clamp(2.0 ** -6, E4M3_MAX))
             factor = (1.0 / d) / e4m3_to_f32(s)
         else:

@@ -254,3 +254,17 @@ def test_cuda_ops_are_the_kernels():
         q = qkern.ops.hadamard_quantize(x.cuda(), NVFP4())
     assert y.device.type == "cuda" and q.qdata.device.type == "cuda"
     _assert_same_bits(y.cpu(), cpu_hadamard(x))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("n", [64, 4096, 172 << 6])
+def test_fused_nvfp4_static_global_scale(backend, n):
+    """A static decode scale skips the amax pass; bits as on the CPU."""
+    x = torch.randn(rows_for(n), n) * 10
+    d = 0.002
+    if backend == "sim":
+        got = ops.run_hadamard_quantize(sim(), x, NVFP4(), None, False, global_scale=d)
+    else:
+        got = [t.cpu() for t in torch.ops.qkern.hadamard_quantize(x.cuda(), "nvfp4", None, False, d)]
+    for a, b in zip(got, torch.ops.qkern.hadamard_quantize(x, "nvfp4", None, False, d)):
+        _assert_same_bits(a, b)

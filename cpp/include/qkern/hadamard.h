@@ -127,6 +127,9 @@ struct HadamardQuantizeParams {
   HadamardParams h;  // out / out_dtype unused; signs_after must be false
   QuantizeParams q;  // rows, cols = h.rows, n; x unused; outputs as for quantize
   bool swizzled_scales;  // MXFP4/NVFP4: scales in the 128x4 block-scaled GEMM layout
+  // NVFP4 two-level: q.global_scale holds the decode scale d on entry (a calibrated static
+  // scale, >= 2^-120) and is used as is; no amax pass over the rotated tensor.
+  bool static_global_scale;
 };
 
 // Cheap invariants re-checked by every backend (CPU and CUDA) after the Python layer has
@@ -156,6 +159,7 @@ inline Status check_params(const HadamardQuantizeParams& p) {
   if (has_zero_point(q.fmt) && !q.zero) return Status::kInvalidArgument;
   if (p.swizzled_scales && q.fmt.kind != FormatKind::kMxfp4 && q.fmt.kind != FormatKind::kNvfp4)
     return Status::kInvalidArgument;
+  if (p.static_global_scale && !is_two_level(q.fmt)) return Status::kInvalidArgument;
   return Status::kOk;
 }
 

@@ -25,12 +25,17 @@ from ._registry import cuda_impl, register
 
 def _check_quantize(x: torch.Tensor, fmt: Format) -> None:
     check_tensor("x", x, dtypes=FLOAT_DTYPES)
-    cols = x.shape[-1]
+    _check_block_shape(x.shape, fmt)
+
+
+def _check_block_shape(shape, fmt: Format) -> None:
+    """The block-size rules of quantize on the shape of x (whose last dim is quantized)."""
+    cols = shape[-1]
     block = fmt.block_size(cols)
     if cols == 0 or cols % block or (fmt.bits == 4 and cols % 2):
         raise ValueError(f"x: the last dim ({cols}) must be a positive multiple of the {fmt.spec} "
                          f"block size ({block}){' and even' if fmt.bits == 4 else ''}; "
-                         f"got shape {tuple(x.shape)}")
+                         f"got shape {tuple(shape)}")
 
 
 def _check_dequantize(qdata, scale, zero, global_scale, fmt: Format, dtype) -> None:

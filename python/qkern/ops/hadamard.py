@@ -4,7 +4,8 @@ SpinQuant) over the last dim, optionally fused with quantization.
 Schemas:
   hadamard(Tensor x, float? scale, Tensor? signs, bool transpose) -> Tensor
   hadamard_(Tensor(a!) x, float? scale, Tensor? signs, bool transpose) -> ()
-  hadamard_quantize(Tensor x, str fmt, Tensor? signs, bool swizzle_scales) -> Tensor[]
+  hadamard_quantize(Tensor x, str fmt, Tensor? signs, bool swizzle_scales,
+                    float? global_scale=None) -> Tensor[]
 
 The transform, sizes and the randomized variant are defined in qkern.hadamard. The fused
 op rotates each row in fp32 exactly as hadamard() does for an fp32 input and quantizes
@@ -19,6 +20,7 @@ tests pass qkern._C_sim).
 from __future__ import annotations
 
 import math
+import threading
 import weakref
 from typing import List, Optional, Union
 
@@ -30,7 +32,7 @@ from .._ext import data_ptr, dtype_code
 from ..formats import MXFP4, NVFP4, Format, parse
 from ..tensor import QuantizedTensor
 from ._registry import cuda_impl, register
-from .formats import _check_quantize
+from .formats import _check_block_shape
 
 __all__ = ["hadamard", "hadamard_", "hadamard_quantize"]
 
@@ -129,7 +131,7 @@ def _hadamard_reference(x, scale, signs, transpose):
 def _workspace(module, rows: int, n: int, device, workspace_rows: Optional[int]):
     """(fp32 workspace, its rows) for the CUDA kernels: rows too long for shared memory
     go through a global buffer (cuda/hadamard/hadamard.h); ``workspace_rows`` forces one
-    (tests). The CPU module needs none."""
+    (tests; the CPU's hadamard_quantize asks for one through it, see run_hadamard_quantize)."""
     if workspace_rows is None:
         query = getattr(module, "hadamard_workspace_rows", None)
         workspace_rows = query(rows, n) if query is not None else 0
@@ -250,70 +252,104 @@ def _empty_outputs(x: torch.Tensor, f: Format, swizzle_scales: bool) -> List[tor
     return out
 
 
-def _check_hadamard_quantize(x, f: Format, signs, swizzle_scales: bool) -> None:
+# Smallest static NVFP4 decode scale: qkern/recipes.h's nvfp4_global_scale keeps d >= 2^-120
+# so that the element factors (1/d) / s_b stay finite.
+_MIN_GLOBAL_SCALE = 2.0 ** -120
+
+
+def _check_hadamard_quantize(x, f: Format, signs, swizzle_scales: bool, global_scale) -> None:
     _check_common(x, None, signs)
-    _check_quantize_shape(x, f)
+    _check_block_shape(x.shape, f)  # quantize()'s rules (x itself may be strided here)
     _check_swizzle(f, swizzle_scales)
+    if global_scale is not None:
+        if not f.has_global_scale:
+            raise ValueError(f"global_scale: a static global scale exists for two-level NVFP4 "
+                             f"('nvfp4'), not {f.spec}")
+        if not (math.isfinite(global_scale) and global_scale >= _MIN_GLOBAL_SCALE):
+            raise ValueError(f"global_scale: expected a finite decode scale >= 2^-120 (amax / "
+                             f"(448 * 6) of calibrated activations), got {global_scale}")
 
 
-def _check_quantize_shape(x, f: Format) -> None:
-    """quantize()'s block-size rules, on x's shape only (x itself may be strided here)."""
-    _check_quantize(torch.empty(0, x.shape[-1], device="meta", dtype=x.dtype), f)
-
-
-def _hadamard_quantize_fake(x, fmt: str, signs, swizzle_scales: bool):
+def _hadamard_quantize_fake(x, fmt: str, signs, swizzle_scales: bool, global_scale=None):
     f = parse(fmt)
-    _check_hadamard_quantize(x, f, signs, swizzle_scales)
+    _check_hadamard_quantize(x, f, signs, swizzle_scales, global_scale)
     return _empty_outputs(x, f, swizzle_scales)
 
 
-def _hadamard_quantize_reference(x, fmt: str, signs, swizzle_scales: bool):
+def _hadamard_quantize_reference(x, fmt: str, signs, swizzle_scales: bool, global_scale=None):
     f = parse(fmt)
-    _check_hadamard_quantize(x, f, signs, swizzle_scales)
-    out = reference.quantize(_had.transform(x.float(), None, signs, False), f)
+    _check_hadamard_quantize(x, f, signs, swizzle_scales, global_scale)
+    out = reference.quantize(_had.transform(x.float(), None, signs, False), f, global_scale)
     if swizzle_scales:
         out[1] = _had.swizzle_block_scales(out[1].reshape(-1, out[1].shape[-1]))
     return out
 
 
+# The CPU's NVFP4 kept-rows workspace (at most 16 MiB, qkern/hadamard's
+# kKeepRotatedMaxBytes), one per calling thread, kept between calls: a fresh allocation of
+# that size often comes back from the OS unmapped, and its page faults would cost as much
+# as the second rotation it saves.
+_kept_rows = threading.local()
+
+
+def _kept_rows_buffer(numel: int) -> torch.Tensor:
+    buf = getattr(_kept_rows, "buf", None)
+    if buf is None or buf.numel() < numel:
+        buf = _kept_rows.buf = torch.empty(numel, dtype=torch.float32)
+    return buf
+
+
 def run_hadamard_quantize(module, x, f: Format, signs, swizzle_scales: bool, stream: int = 0,
-                          workspace_rows: Optional[int] = None) -> List[torch.Tensor]:
+                          workspace_rows: Optional[int] = None,
+                          global_scale: Optional[float] = None) -> List[torch.Tensor]:
     """hadamard_quantize of a checked x with ``module.hadamard_quantize`` (any backend
-    module) into freshly allocated outputs on x's device."""
+    module) into freshly allocated outputs on x's device. ``global_scale``: a static NVFP4
+    decode scale (stored, then used by the kernel instead of an amax pass)."""
     signs = _kernel_signs(signs)
     n = x.shape[-1]
     x2 = _rows_view(x)
     if x2 is None:
         x2 = x.contiguous().view(-1, n)
     out = _empty_outputs(x, f, swizzle_scales)
+    static = global_scale is not None
+    if static:
+        out[-1].fill_(global_scale)
     if x.numel():
-        ws, ws_rows = _workspace(module, x2.shape[0], n, x.device, workspace_rows)
+        query = getattr(module, "hadamard_quantize_workspace_rows", None)
+        if query is not None:  # the CPU: NVFP4 two-level keeps its rotated rows
+            ws_rows = query(x2.shape[0], n, f.has_global_scale and not static)
+            if workspace_rows is not None:
+                ws_rows = min(ws_rows, workspace_rows)
+            ws = _kept_rows_buffer(ws_rows * n) if ws_rows else None
+        else:
+            ws, ws_rows = _workspace(module, x2.shape[0], n, x.device, workspace_rows)
         module.hadamard_quantize(**_kernel_args(x2, n, None, signs, False), kind=f.kind,
                                  block=f.block_size(n), **f.kernel_flags(), qdata=out[0].data_ptr(),
                                  scale_out=out[1].data_ptr(), scale_dtype=dtype_code(out[1].dtype),
                                  zero=data_ptr(out[2] if f.has_zero else None),
                                  global_scale_out=data_ptr(out[-1] if f.has_global_scale else None),
                                  swizzled_scales=swizzle_scales, workspace=data_ptr(ws),
-                                 workspace_rows=ws_rows, stream=stream)
+                                 workspace_rows=ws_rows, stream=stream, static_global_scale=static)
     return out
 
 
-def _hadamard_quantize_cpu(x, fmt: str, signs, swizzle_scales: bool):
+def _hadamard_quantize_cpu(x, fmt: str, signs, swizzle_scales: bool, global_scale=None):
     f = parse(fmt)
-    _check_hadamard_quantize(x, f, signs, swizzle_scales)
-    return run_hadamard_quantize(_C, x, f, signs, swizzle_scales)
+    _check_hadamard_quantize(x, f, signs, swizzle_scales, global_scale)
+    return run_hadamard_quantize(_C, x, f, signs, swizzle_scales, global_scale=global_scale)
 
 
-def _hadamard_quantize_body(mod, stream, x, fmt: str, signs, swizzle_scales: bool):
+def _hadamard_quantize_body(mod, stream, x, fmt: str, signs, swizzle_scales: bool, global_scale=None):
     f = parse(fmt)
-    _check_hadamard_quantize(x, f, signs, swizzle_scales)
-    return run_hadamard_quantize(mod, x, f, signs, swizzle_scales, stream)
+    _check_hadamard_quantize(x, f, signs, swizzle_scales, global_scale)
+    return run_hadamard_quantize(mod, x, f, signs, swizzle_scales, stream, global_scale=global_scale)
 
 
 _hadamard_quantize_cuda = cuda_impl("hadamard_quantize", _hadamard_quantize_reference, _hadamard_quantize_body)
 
 
-register("hadamard_quantize", "(Tensor x, str fmt, Tensor? signs, bool swizzle_scales) -> Tensor[]",
+register("hadamard_quantize",
+         "(Tensor x, str fmt, Tensor? signs, bool swizzle_scales, float? global_scale=None) -> Tensor[]",
          fake=_hadamard_quantize_fake, cpu=_hadamard_quantize_cpu,
          reference=_hadamard_quantize_reference, cuda=_hadamard_quantize_cuda)
 
@@ -341,7 +377,7 @@ def hadamard_(x: torch.Tensor, scale: Optional[float] = None, *, signs: Optional
 
 
 def hadamard_quantize(x: torch.Tensor, fmt: Union[Format, str], *, signs: Optional[torch.Tensor] = None,
-                      swizzle_scales: bool = False) -> QuantizedTensor:
+                      swizzle_scales: bool = False, global_scale: Optional[float] = None) -> QuantizedTensor:
     """Rotation (normalised, optionally randomized) and quantization in one pass; equal bit
     for bit to quantize(hadamard(x.float(), signs=signs), fmt), with INT4 scales stored in
     x's dtype as quantize(x, fmt) stores them. The rotated row is never rounded to x's
@@ -351,9 +387,16 @@ def hadamard_quantize(x: torch.Tensor, fmt: Union[Format, str], *, signs: Option
     layout of block-scaled GEMMs (qkern.hadamard.swizzle_block_scales; rows are all the
     leading dims), zero-padded. Such a QuantizedTensor feeds a GEMM; dequantize() refuses
     it (the scale shape is not the canonical one).
+
+    ``global_scale`` (two-level NVFP4): a static decode scale d (amax / (448 * 6) of
+    calibrated rotated activations, as NVFP4 serving stacks use) instead of the amax of
+    this tensor: no amax pass; values beyond 448 * 6 * d saturate. The result equals
+    quantize with that d (qkern.reference.quantize(..., global_scale=d)).
     """
     f = parse(fmt)
-    out = torch.ops.qkern.hadamard_quantize(x, f.spec, signs, swizzle_scales)
+    if global_scale is not None:
+        global_scale = float(global_scale)
+    out = torch.ops.qkern.hadamard_quantize(x, f.spec, signs, swizzle_scales, global_scale)
     zero = out[2] if f.has_zero else None
     gscale = out[-1] if f.has_global_scale else None
     return QuantizedTensor(qdata=out[0], scale=out[1], fmt=f, zero=zero, global_scale=gscale)
