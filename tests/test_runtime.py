@@ -15,7 +15,8 @@ from qkern import _C
 
 def _quantize_in_child(queue):
     # As DataLoader workers do: torch's OpenMP pool is not fork-safe once the parent used
-    # it, so the child runs torch ops single-threaded. qkern's own pool stays at 2+ threads.
+    # it, so the child runs torch ops single-threaded. qkern drops the OpenMP runtime in a
+    # forked child and starts its own pool there, still at 2+ threads.
     torch.set_num_threads(1)
     x = torch.randn(64, 4096)
     q = qkern.ops.quantize(x, qkern.NVFP4())
@@ -23,7 +24,7 @@ def _quantize_in_child(queue):
 
 
 def test_kernels_work_after_fork():
-    qkern.ops.quantize(torch.randn(64, 4096), qkern.MXFP4())  # start the pool in the parent
+    qkern.ops.quantize(torch.randn(64, 4096), qkern.MXFP4())  # use the threads in the parent
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
     child = ctx.Process(target=_quantize_in_child, args=(queue,))
@@ -44,6 +45,42 @@ def test_thread_count():
             qkern.set_num_threads(0)
     finally:
         qkern.set_num_threads(before)
+
+
+def test_thread_runtimes_give_the_same_results():
+    """torch's OpenMP runtime (the default where found) and qkern's own pool split the
+    work the same way, so results are bit-identical; either can be selected."""
+    from qkern import _threads
+    address = _threads.gomp_parallel_address(_threads.openmp_library())
+    assert (address != 0) == (_C.thread_runtime() == "openmp")
+    if sys.platform == "linux":
+        assert address != 0, "torch's OpenMP runtime was not found in /proc/self/maps"
+    x = torch.randn(300, 4096)
+    p = qkern.ops.prepack(qkern.ops.quantize(torch.randn(512, 4096), "int4:g128:asym"))
+    before = _C.get_num_threads()
+    try:
+        qkern.set_num_threads(2)
+        runs = {}
+        for name, addr in (("openmp", address), ("qkern pool", 0)):
+            _C.set_openmp_parallel(addr)
+            runs[name] = (qkern.ops.quantize(x, "nvfp4").qdata, qkern.ops.w4a16_linear(x[:5], p),
+                          qkern.ops.w4a16_linear(x.bfloat16(), p))
+        for a, b in zip(*runs.values()):
+            assert torch.equal(a, b)
+    finally:
+        _C.set_openmp_parallel(address)
+        qkern.set_num_threads(before)
+
+
+@pytest.mark.parametrize("value, runtime", [("qkern", "qkern pool"), ("bogus", None)])
+def test_thread_pool_environment_variable(value, runtime):
+    code = "import qkern; print(qkern._C.thread_runtime())"
+    env = dict(os.environ, QKERN_THREAD_POOL=value)
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if runtime is None:
+        assert r.returncode != 0 and "QKERN_THREAD_POOL: expected 'openmp' or 'qkern', got 'bogus'" in r.stderr
+    else:
+        assert r.returncode == 0 and r.stdout.strip() == runtime, r.stderr
 
 
 def test_isa_switch():

@@ -50,6 +50,12 @@ void register_runtime(py::module_& m) {
     if (n < 1) throw py::value_error("set_num_threads: expected n >= 1, got " + std::to_string(n));
     set_num_threads(n);
   }, py::arg("n"));
+  m.def("set_openmp_parallel", [](uintptr_t address) {
+    set_openmp_parallel(reinterpret_cast<void*>(address));
+  }, py::arg("address"),
+     "Run the CPU kernels' threads on the OpenMP runtime whose GOMP_parallel is at this "
+     "address (0: qkern's own pool).");
+  m.def("thread_runtime", [] { return std::string(uses_openmp() ? "openmp" : "qkern pool"); });
 }
 
 }  // namespace qkern::bindings

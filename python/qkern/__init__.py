@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from . import _C
+from . import _C, _threads
 from . import formats, ops, reference
 from .formats import FP8, INT4, INT8, MXFP4, NVFP4
 from .tensor import QuantizedTensor
@@ -20,3 +20,4 @@ def set_num_threads(n: int) -> None:
 
 
 set_num_threads(torch.get_num_threads())
+_threads.configure()

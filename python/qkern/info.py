@@ -42,6 +42,7 @@ def collect() -> Dict[str, Any]:
         "cpu_features": dict(_C.cpu_features()),
         "cpu_isa": {"compiled": list(_C.compiled_isas()), "active": _C.get_isa()},
         "cpu_threads": _C.get_num_threads(),
+        "cpu_thread_runtime": _C.thread_runtime(),
         "cuda": cuda,
     }
 
@@ -60,7 +61,7 @@ def format_info(info: Dict[str, Any]) -> str:
         f"backends:     {', '.join(info['backends'])}",
         f"cpu features: {feats}",
         f"cpu kernels:  {info['cpu_isa']['active']} (compiled: {', '.join(info['cpu_isa']['compiled'])}),"
-        f" {info['cpu_threads']} threads",
+        f" {info['cpu_threads']} threads on {info['cpu_thread_runtime']}",
         f"cuda:         {cuda_line}",
     ]
     return "\n".join(lines)
