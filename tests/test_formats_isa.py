@@ -25,7 +25,9 @@ def shapes_for(fmt):
     if isinstance(fmt, (F.INT8, F.FP8)):
         return [(1, 1), (3, 7), (17, 33), (3, 256)]  # 8-lane steps, tails of 1 and 7
     if isinstance(fmt, F.INT4) and fmt.group_size is None:
-        return [(1, 2), (3, 6), (17, 34), (3, 130)]  # 16-element encode and 8-element decode tails
+        # 16-element encode and 8-element decode tails; row lengths equal to the vector
+        # path's block sizes (16..128), 8+ rows so that whole 8-block batches take it
+        return [(1, 2), (3, 6), (17, 34), (3, 130), (9, 16), (8, 32), (16, 64), (8, 128)]
     block = fmt.block_size(0)
     # a 16385+-element row spans two dequantize work segments (quantize.cpp)
     return [(1, block), (3, 7 * block), (17, 3 * block), (2, 16384 + 3 * block)]

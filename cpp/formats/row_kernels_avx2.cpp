@@ -524,15 +524,15 @@ QK_FORCEINLINE void scale_rules8(const FormatSpec& f, float d, __m256i amax_bits
 // scale_rules8 gave.
 template <int kBlock>
 QK_FORCEINLINE void encode8(const FormatSpec& f, const float* x, const float* arg, uint8_t* q) {
+  // E2M1 for the FP4 formats at their block sizes; INT4 (any block, 16 and 32 included:
+  // per-channel INT4 of 16 or 32 columns) below
   if constexpr (kBlock == kNvBlock) {
-    encode_e2m1_blocks8<kNvBlock>(x, arg, q);
+    if (f.kind == FormatKind::kNvfp4) return encode_e2m1_blocks8<kNvBlock>(x, arg, q);
   } else if constexpr (kBlock == kMxBlock) {
     if (f.kind == FormatKind::kMxfp4) return encode_e2m1_blocks8<kMxBlock>(x, arg, q);
   }
-  if constexpr (kBlock != kNvBlock) {  // INT4
-    const int64_t block = kBlock > 0 ? kBlock : f.block;
-    for (int j = 0; j < 8; ++j) encode_int4(x + j * block, block, Int4Params{arg[j], 8.0f}, q + j * block / 2);
-  }
+  const int64_t block = kBlock > 0 ? kBlock : f.block;
+  for (int j = 0; j < 8; ++j) encode_int4(x + j * block, block, Int4Params{arg[j], 8.0f}, q + j * block / 2);
 }
 
 // Calls fn(std::integral_constant<int, B>{}) with B = block for the block sizes of the
@@ -557,7 +557,7 @@ void quantize_blocks(const FormatSpec& f, float d, const float* x, int64_t nb, c
   int64_t j = 0;
   if (block % 8 == 0 && block <= 512 &&
       (f.kind == FormatKind::kMxfp4 || f.kind == FormatKind::kNvfp4 || (f.kind == FormatKind::kInt4 && f.symmetric))) {
-    const int scale_bytes = f.kind != FormatKind::kInt4 ? 1 : out.scale_dtype == DType::kF32 ? 4 : 2;
+    const int scale_size = scale_bytes(f, out.scale_dtype);
     dispatch_block(block, [&](auto block_tag) {
       constexpr int kBlock = decltype(block_tag)::value;
       constexpr int kRun = 8;
@@ -570,7 +570,7 @@ void quantize_blocks(const FormatSpec& f, float d, const float* x, int64_t nb, c
           const __m256i amax_bits = block_amax_bits8<kBlock>(x + b * block, block);
           finite[t] = _mm256_movemask_epi8(_mm256_cmpgt_epi32(amax_bits, _mm256_set1_epi32(0x7F7FFFFF))) == 0;
           if (finite[t])
-            scale_rules8(f, d, amax_bits, out.scale_dtype, static_cast<char*>(out.scale) + b * scale_bytes, arg + 8 * t);
+            scale_rules8(f, d, amax_bits, out.scale_dtype, static_cast<char*>(out.scale) + b * scale_size, arg + 8 * t);
         }
         for (int t = 0; t < batches; ++t) {
           const int64_t b = j + 8 * t;
