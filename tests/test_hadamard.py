@@ -476,7 +476,7 @@ def test_bad_inputs_give_clear_errors():
         qkern.ops.hadamard_quantize(x, MXFP4(), global_scale=1.0)
     with pytest.raises(ValueError, match=r"global_scale: .* not nvfp4:single"):
         qkern.ops.hadamard_quantize(x, NVFP4(global_scale=False), global_scale=1.0)
-    for bad in (0.0, -1.0, 2.0 ** -121, float("inf"), float("nan")):
+    for bad in (0.0, -1.0, 2.0 ** -121, float("inf"), float("nan"), 1e39):  # 1e39: fp32 inf
         with pytest.raises(ValueError, match=r"global_scale: expected a finite decode scale >= 2\^-120"):
             qkern.ops.hadamard_quantize(x, NVFP4(), global_scale=bad)
     with pytest.raises(ValueError, match=r"x: the last dim \(12\) must be a positive multiple of the "

@@ -51,25 +51,52 @@ def test_thread_runtimes_give_the_same_results():
     """torch's OpenMP runtime (the default where found) and qkern's own pool split the
     work the same way, so results are bit-identical; either can be selected."""
     from qkern import _threads
-    address = _threads.gomp_parallel_address(_threads.openmp_library())
-    assert (address != 0) == (_C.thread_runtime() == "openmp")
-    if sys.platform == "linux":
-        assert address != 0, "torch's OpenMP runtime was not found in /proc/self/maps"
+    address = _threads.gomp_parallel_address(_threads.torch_cpu_library())
+    if address == 0:
+        pytest.skip("no OpenMP runtime found behind libtorch_cpu")
+    before_runtime, before_threads = _C.thread_runtime(), _C.get_num_threads()
     x = torch.randn(300, 4096)
     p = qkern.ops.prepack(qkern.ops.quantize(torch.randn(512, 4096), "int4:g128:asym"))
-    before = _C.get_num_threads()
     try:
         qkern.set_num_threads(2)
         runs = {}
         for name, addr in (("openmp", address), ("qkern pool", 0)):
             _C.set_openmp_parallel(addr)
+            assert _C.thread_runtime() == name
             runs[name] = (qkern.ops.quantize(x, "nvfp4").qdata, qkern.ops.w4a16_linear(x[:5], p),
                           qkern.ops.w4a16_linear(x.bfloat16(), p))
         for a, b in zip(*runs.values()):
             assert torch.equal(a, b)
     finally:
-        _C.set_openmp_parallel(address)
-        qkern.set_num_threads(before)
+        _C.set_openmp_parallel(address if before_runtime == "openmp" else 0)
+        qkern.set_num_threads(before_threads)
+
+
+def test_own_pool_resizes_between_jobs():
+    """Resizing qkern's own pool after it has run jobs: new workers wait for the next job
+    (they once took a stale one), and results stay the same at every size."""
+    before_runtime, before_threads = _C.thread_runtime(), _C.get_num_threads()
+    from qkern import _threads
+    address = _threads.gomp_parallel_address(_threads.torch_cpu_library())
+    x = torch.randn(64, 4096)
+    try:
+        _C.set_openmp_parallel(0)
+        expected = qkern.ops.quantize(x, "mxfp4").qdata
+        for n in (3, 2, 4, 1, 2):
+            qkern.set_num_threads(n)
+            for _ in range(3):
+                assert torch.equal(qkern.ops.quantize(x, "mxfp4").qdata, expected)
+    finally:
+        _C.set_openmp_parallel(address if before_runtime == "openmp" else 0)
+        qkern.set_num_threads(before_threads)
+
+
+def test_default_thread_runtime_is_torchs_openmp():
+    if os.environ.get("QKERN_THREAD_POOL", "openmp") != "openmp" or sys.platform != "linux":
+        pytest.skip("runtime chosen by QKERN_THREAD_POOL, or no /proc/self/maps")
+    code = "import qkern; print(qkern._C.thread_runtime())"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == "openmp"
 
 
 @pytest.mark.parametrize("value, runtime", [("qkern", "qkern pool"), ("bogus", None)])

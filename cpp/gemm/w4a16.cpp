@@ -69,9 +69,10 @@ W4Weights make_weights(const FormatSpec& f, const W4CpuShape& s, DType scale_dty
 }
 
 // Rows [m0, m1) of x -> fp32 workspace rows [k_pad] in packed column order (zero padded),
-// and the sums of each group (in order, fp32).
+// the sums of each group (in order, fp32) and, where pairs is given (bf16 x), the row as
+// bf16 pairs u32 [k_pad / 2], x[2j] in the low half (truncating the fp32 of a bf16 is exact).
 void convert_x(const W4A16Params& p, const W4CpuShape& s, int64_t m0, int64_t m1, float* xw,
-               float* xsum) {
+               float* xsum, uint32_t* pairs) {
   const int esize = dtype_size(p.x_dtype);
   for (int64_t i = m0; i < m1; ++i) {
     const char* src = static_cast<const char*>(p.x) + i * p.x_stride * esize;
@@ -82,6 +83,11 @@ void convert_x(const W4A16Params& p, const W4CpuShape& s, int64_t m0, int64_t m1
       float acc = 0.0f;
       for (int64_t k = g * s.group; k < (g + 1) * s.group; ++k) acc += dst[k];
       xsum[i * s.groups + g] = acc;
+    }
+    if (pairs) {
+      const uint32_t* bits = reinterpret_cast<const uint32_t*>(dst);
+      for (int64_t j = 0; j < s.k_pad / 2; ++j)
+        pairs[i * s.k_pad / 2 + j] = (bits[2 * j] >> 16) | (bits[2 * j + 1] & 0xFFFF0000u);
     }
   }
 }
@@ -101,33 +107,14 @@ void store_rows(const W4A16Params& p, const float* acc, int64_t ldacc, int64_t m
   }
 }
 
-// bf16 activations are exact in bf16: the level's bf16 GEMV / GEMM (if any) take them as
-// bf16 pairs, x[2j] in the low half (the fp32 xw holds them exactly: truncation is exact).
-bool use_gemv_bf16(const W4A16Params& p) {
-  return kernels().gemv_bf16 && p.x_dtype == DType::kBF16;
-}
-bool use_gemm_bf16(const W4A16Params& p) {
-  return kernels().gemm_bf16 && p.x_dtype == DType::kBF16;
-}
-
-// The m rows of xw as bf16 pairs u32 [m][k_pad / 2], in a buffer of the calling thread.
-const uint32_t* bf16_pairs(const W4A16Params& p, const W4CpuShape& s, const float* xw) {
-  thread_local std::vector<uint32_t> pairs;
-  pairs.resize(size_t(p.m * s.k_pad / 2));
-  const uint32_t* bits = reinterpret_cast<const uint32_t*>(xw);
-  for (int64_t j = 0; j < p.m * s.k_pad / 2; ++j)
-    pairs[j] = (bits[2 * j] >> 16) | (bits[2 * j + 1] & 0xFFFF0000u);
-  return pairs.data();
-}
-
 // GEMV over all m rows: blocks of kW4GemvMaxM rows per kernel call; with more than one
 // block (bf16 GEMV only, m <= kW4Bf16GemvMaxM), a call per strip pair so that the later
-// row blocks read the pair's tiles from L1 / L2.
+// row blocks read the pair's tiles from L1 / L2. xp: x as bf16 pairs for the level's bf16
+// GEMV, else null (the fp32 GEMV on xw).
 void run_gemv(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w, const float* xw,
-              const float* xsum) {
+              const uint32_t* xp, const float* xsum) {
   const W4Kernels& k = kernels();
-  const bool bf16 = use_gemv_bf16(p);
-  const uint32_t* xp = bf16 ? bf16_pairs(p, s, xw) : nullptr;
+  const bool bf16 = xp != nullptr;
   // At least ~64 KiB of weights per task: waking a pool worker costs tens of
   // microseconds, more than a whole small GEMV.
   const int64_t strip_bytes = (s.k_pad / kW4TileK) * kW4TileBytes;
@@ -154,13 +141,12 @@ void run_gemv(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w, con
   });
 }
 
-// bf16 GEMM: work items of (up to kBf16RowBlock rows) x (32 channels: 4 tiles, the last
+// bf16 GEMM: work items of (up to kRowBlock rows) x (32 channels: 4 tiles, the last
 // may be 2), row-block-major so that consecutive items share the x rows (L2).
 void run_gemm_bf16(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w,
-                   const float* xw, const float* xsum) {
+                   const uint32_t* xp, const float* xsum) {
   constexpr int64_t kRowBlock = 120, kTilesPerItem = 4;
   const W4Kernels& k = kernels();
-  const uint32_t* xp = bf16_pairs(p, s, xw);
   const int64_t tiles = s.n_pad / kW4TileN, ldx = s.k_pad / 2;
   const int64_t col_items = (tiles + kTilesPerItem - 1) / kTilesPerItem;
   const int64_t row_items = (p.m + kRowBlock - 1) / kRowBlock;
@@ -273,16 +259,25 @@ Status w4a16_linear_cpu(const W4A16Params& p) {
 
   const W4Weights w = make_weights(p.fmt, s, p.scale_dtype, p.packed, p.scale, p.zero,
                                    p.global_scale);
+  // Route: the GEMV for few rows, else the level's bf16 GEMM or the fp32 GEMM. bf16 x
+  // (exact in bf16) goes to the level's bf16 kernels where it has them, as bf16 pairs.
+  const W4Kernels& k = kernels();
+  const W4CpuPlan plan = w4a16_cpu_plan(p.m, s, num_threads());
+  const bool x_bf16 = p.x_dtype == DType::kBF16;
+  const bool gemv = plan.gemv || (p.m <= kW4Bf16GemvMaxM && x_bf16 && k.gemv_bf16);
+  const bool bf16 = x_bf16 && (gemv ? k.gemv_bf16 != nullptr : k.gemm_bf16 != nullptr);
+  thread_local std::vector<uint32_t> pairs;  // the calling thread's; workers fill it
+  if (bf16) pairs.resize(size_t(p.m * s.k_pad / 2));
+  uint32_t* xp = bf16 ? pairs.data() : nullptr;
   float* xw = p.workspace;
   float* xsum = p.workspace + p.m * s.k_pad;
   parallel_for(p.m, std::max<int64_t>(1, 16384 / s.k_pad),
-               [&](int64_t m0, int64_t m1) { convert_x(p, s, m0, m1, xw, xsum); });
+               [&](int64_t m0, int64_t m1) { convert_x(p, s, m0, m1, xw, xsum, xp); });
 
-  const W4CpuPlan plan = w4a16_cpu_plan(p.m, s, num_threads());
-  if (plan.gemv || (p.m <= kW4Bf16GemvMaxM && use_gemv_bf16(p)))
-    run_gemv(p, s, w, xw, xsum);
-  else if (use_gemm_bf16(p))
-    run_gemm_bf16(p, s, w, xw, xsum);
+  if (gemv)
+    run_gemv(p, s, w, xw, xp, xsum);
+  else if (bf16)
+    run_gemm_bf16(p, s, w, xp, xsum);
   else
     run_gemm(p, s, w, xw, plan);
   return Status::kOk;

@@ -61,8 +61,8 @@ inline float w4_zero_offset(const W4Weights& w, int64_t t, int64_t g, int lane) 
 
 struct W4Kernels {
   // GEMV block: out[i][(t - t0) * 8 + lane] = sum_k x[i][k] W[8t + lane][k] for rows
-  // i < mr (mr <= kW4GemvMaxM; kW4GemvRowBlock rows per pass over a strip) and tiles
-  // t in [t0, t1). x: fp32 [mr][k_pad] with row
+  // i < mr (mr <= kW4GemvMaxM; the level's rows per pass over a strip: AVX2
+  // kW4GemvRowBlock, AVX-512 8) and tiles t in [t0, t1). x: fp32 [mr][k_pad] with row
   // stride ldx; xsum: per-group sums of x, [mr][groups] (row stride ldxs), read for zero
   // points and offset decodes; out: row stride ldo.
   void (*gemv)(const W4Weights& w, const float* x, int64_t ldx, const float* xsum, int64_t ldxs,

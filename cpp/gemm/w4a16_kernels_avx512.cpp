@@ -10,11 +10,11 @@
 // 8-channel decoders (gemm/w4a16_x86.h) joined into one zmm, so values and rounding per
 // channel are those of the AVX2 level (same chains, same order of the sums).
 //
-// Also compiled with -mavx512bf16: VDPBF16PS appears only in Bf16Ops (gemv_bf16), which
-// the table holds only where cpu_features().avx512bf16.
+// Also compiled with -mavx512bf16: VDPBF16PS appears only in the bf16 GEMV (Bf16Ops) and
+// the bf16 GEMM (bf16_tile), which the table holds only where cpu_features().avx512bf16.
 //
-// Only the GEMV (M <= kW4GemvMaxM) is AVX-512 here; the GEMM parts (dequant, micro) and
-// scales are the AVX2 entries.
+// AVX-512 here: the GEMVs (fp32 x and bf16 x) and the bf16 GEMM; the fp32 GEMM parts
+// (dequant, micro) and scales are the AVX2 entries.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -56,14 +56,19 @@ QK_FORCEINLINE __m512i load_pair(const uint8_t* a, const uint8_t* b) {
       _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)), 1);
 }
 
+// The pair's exact bf16 words: u[j] holds inputs (2j, 2j + 1) in each channel's lane.
+QK_FORCEINLINE void pair_words(const uint8_t* a, const uint8_t* b, const Tables& tb, __m512* u) {
+  const __m512i bytes = load_pair(a, b), nib = _mm512_set1_epi8(0x0F);
+  words(_mm512_and_si512(bytes, nib), tb, u);
+  words(_mm512_and_si512(_mm512_srli_epi16(bytes, 4), nib), tb, u + 2);
+}
+
 // The pair's unscaled fp32 values, w[v] = input v, v < 8: the even word of a lane by a
 // shift, the odd one by a mask.
 QK_FORCEINLINE void decode_pair(const uint8_t* a, const uint8_t* b, const Tables& tb, __m512* w) {
-  const __m512i bytes = load_pair(a, b), nib = _mm512_set1_epi8(0x0F);
   const __m512i odd = _mm512_set1_epi32(int(0xFFFF0000u));
   __m512 u[4];
-  words(_mm512_and_si512(bytes, nib), tb, u);
-  words(_mm512_and_si512(_mm512_srli_epi16(bytes, 4), nib), tb, u + 2);
+  pair_words(a, b, tb, u);
   for (int j = 0; j < 4; ++j) {
     const __m512i uj = _mm512_castps_si512(u[j]);
     w[2 * j] = _mm512_castsi512_ps(_mm512_slli_epi32(uj, 16));
@@ -115,7 +120,8 @@ struct Fp32Ops {
 // * sum(x) (kCodeOffset = base + b0), so gemv_pair scales by kValueScale = 1 / q and takes
 // kCodeOffset * scale * (the group's sum of x) off per group.
 // Precision: every product is still exact and the group sum is in fp32, but its terms are
-// up to kCodeOffset / |value| larger than the true ones, and so is its rounding error. On
+// ~kCodeOffset |x| instead of |value x|, and its rounding error grows with them (~20x
+// for INT4's mean |c - 8| of 4; the products also overflow to inf for |x| above ~2e36). On
 // x = 10 randn + 5 (K = 8192, g128) the worst output error relative to max(|y|, 1) was
 // 1.1e-2 (INT4) against 3.7e-3 for the exact decode (the bf16 rounding of y) and 2.1 for
 // torch's bf16 linear on the bf16-rounded weight (docs/gemm.md). A smaller INT4 base (16: code << 3 by a
@@ -326,11 +332,8 @@ void bf16_panel_kind(const W4Weights& w, int64_t t0, int nb, int64_t c0, int64_t
     const uint8_t* lo = w.packed + (t * w.k_chunks + c0) * kW4TileBytes;
     const uint8_t* hi = w.packed + ((t + 1) * w.k_chunks + c0) * kW4TileBytes;
     for (int64_t c = 0; c < nchunks; ++c) {
-      const __m512i bytes = load_pair(lo + c * kW4TileBytes, hi + c * kW4TileBytes);
-      const __m512i nib = _mm512_set1_epi8(0x0F);
       __m512 u[4];
-      words(_mm512_and_si512(bytes, nib), tb, u);
-      words(_mm512_and_si512(_mm512_srli_epi16(bytes, 4), nib), tb, u + 2);
+      pair_words(lo + c * kW4TileBytes, hi + c * kW4TileBytes, tb, u);
       for (int j = 0; j < 4; ++j) _mm512_storeu_ps(panel + (c * 4 + j) * width + b * 16, u[j]);
     }
     for (int64_t g = 0; g < ng; ++g) {

@@ -106,7 +106,8 @@ struct W4A16Params {
 // Pure functions of the problem size, unit-tested (tests/test_w4a16_plan.py).
 
 // Rows up to kW4GemvMaxM run the GEMV kernel: it decodes each weight tile in registers and
-// uses it for up to kW4GemvRowBlock rows at once (more rows would spill the 16 ymm), so
+// uses it for up to kW4GemvRowBlock rows at once on AVX2 (more rows would spill the 16
+// ymm; the AVX-512 level takes 8 rows per pass in its 32 zmm), so
 // its cost is (decode + rows x FMA) per weight vector, the decode repeated per row block
 // from L1. Above it the GEMM kernel (decode once into an fp32 panel, 6x16 register tiles)
 // wins. Measured (N = K = 4096, one Zen 4 core, thread CPU time): GEMV 5.9 ms vs GEMM

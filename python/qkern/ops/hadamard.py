@@ -265,7 +265,9 @@ def _check_hadamard_quantize(x, f: Format, signs, swizzle_scales: bool, global_s
         if not f.has_global_scale:
             raise ValueError(f"global_scale: a static global scale exists for two-level NVFP4 "
                              f"('nvfp4'), not {f.spec}")
-        if not (math.isfinite(global_scale) and global_scale >= _MIN_GLOBAL_SCALE):
+        # as the fp32 the kernels store: a double beyond fp32's range is not finite there
+        as_f32 = float(torch.tensor(float(global_scale), dtype=torch.float64).float())
+        if not (math.isfinite(as_f32) and as_f32 >= _MIN_GLOBAL_SCALE):
             raise ValueError(f"global_scale: expected a finite decode scale >= 2^-120 (amax / "
                              f"(448 * 6) of calibrated activations), got {global_scale}")
 
