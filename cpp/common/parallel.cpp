@@ -14,13 +14,14 @@
 namespace qkern {
 namespace {
 
+// qkern's own pool (used where no OpenMP runtime was found, and in forked children).
 // Every thread of the pool, the caller included, runs the task of each run() once (the
 // task claims chunks of work itself, see ChunkJob). Workers wait for a new job
-// generation. Waiting (a worker for the next job, the
-// caller for the workers) first polls for kSpin, yielding the core on every poll, and only
-// then sleeps on a condition variable: waking a sleeping thread costs tens of microseconds
-// on a VM, as much as a whole small GEMV, and LLM decode issues such calls back to back.
-// The yield lets any other runnable thread (torch's, say) have the core while we poll.
+// generation. Waiting (a worker for the next job, the caller for the workers) first polls
+// for kSpin, yielding the core on every poll, and only then sleeps on a condition
+// variable: waking a sleeping thread costs tens of microseconds on a VM, as much as a
+// whole small GEMV, and LLM decode issues such calls back to back. The yield lets any
+// other runnable thread (torch's, say) have the core while we poll.
 class ThreadPool {
  public:
   static constexpr auto kSpin = std::chrono::microseconds(200);
@@ -159,8 +160,8 @@ void register_fork_handlers() {
   (void)registered;
 }
 
-// Runs body(c) for chunks c claimed from `next` until none is left, on every thread of a
-// job. The first exception a body throws is kept and rethrown by the caller after all
+// One parallel_for: every thread of the team runs drain(), which calls fn on chunks
+// claimed from `next` until none is left, so uneven chunks balance themselves. The first exception a body throws is kept and rethrown by the caller after all
 // threads are done (none may escape into the OpenMP runtime or a pool worker); the rest
 // of that thread's chunks are left to the others.
 struct ChunkJob {
