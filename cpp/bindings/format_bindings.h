@@ -20,19 +20,13 @@ inline FormatSpec make_spec(int kind, int block, bool symmetric, bool rceil, boo
 // `detail()` returns extra text for a failed status (e.g. the emulator's message).
 template <class QFn, class DFn, class Detail>
 void def_format_ops(py::module_& m, QFn quantize_fn, DFn dequantize_fn, Detail detail) {
-  auto check = [detail](Status s, const char* kernel) { check_status_detail(s, kernel, detail); };
   auto q = [=](int kind, int block, bool symmetric, bool rceil, bool global_scale, int64_t rows,
                int64_t cols, uintptr_t x, int x_dtype, uintptr_t qdata, uintptr_t scale,
                int scale_dtype, uintptr_t zero, uintptr_t global_scale_out, uintptr_t stream) {
     QuantizeParams p{make_spec(kind, block, symmetric, rceil, global_scale), rows, cols,
                      ptr<const void>(x), DType(x_dtype), ptr(qdata), ptr(scale), DType(scale_dtype),
                      ptr<uint8_t>(zero), ptr<float>(global_scale_out)};
-    Status s;
-    {
-      py::gil_scoped_release nogil;
-      s = quantize_fn(p, stream);
-    }
-    check(s, "quantize");
+    run_kernel("quantize", [&] { return quantize_fn(p, stream); }, detail);
   };
   auto d = [=](int kind, int block, bool symmetric, bool rceil, bool global_scale, int64_t rows,
                int64_t cols, uintptr_t qdata, uintptr_t scale, int scale_dtype, uintptr_t zero,
@@ -41,12 +35,7 @@ void def_format_ops(py::module_& m, QFn quantize_fn, DFn dequantize_fn, Detail d
                        ptr<const void>(qdata), ptr<const void>(scale), DType(scale_dtype),
                        ptr<const uint8_t>(zero), ptr<const float>(global_scale_in), ptr(out),
                        DType(out_dtype)};
-    Status s;
-    {
-      py::gil_scoped_release nogil;
-      s = dequantize_fn(p, stream);
-    }
-    check(s, "dequantize");
+    run_kernel("dequantize", [&] { return dequantize_fn(p, stream); }, detail);
   };
   auto stream_arg = py::arg("stream") = uintptr_t(0);
   m.def("quantize", q, py::arg("kind"), py::arg("block"), py::arg("symmetric"), py::arg("rceil"),

@@ -25,7 +25,7 @@ void bind_codec(py::module_& m, const char* name) {
 void register_formats(py::module_& m) {
   def_format_ops(
       m, [](const QuantizeParams& p, uintptr_t) { return quantize_cpu(p); },
-      [](const DequantizeParams& p, uintptr_t) { return dequantize_cpu(p); }, [] { return std::string(); });
+      [](const DequantizeParams& p, uintptr_t) { return dequantize_cpu(p); }, no_detail);
 
   py::module_ c = m.def_submodule("codecs", "Element codecs of qkern/codecs.h (for tests)");
   bind_codec<float, uint8_t, f32_to_e2m1>(c, "f32_to_e2m1");

@@ -15,29 +15,11 @@ FormatSpec spec(int kind, int block, bool symmetric, bool global_scale) {
   return FormatSpec{FormatKind(kind), block, symmetric, false, global_scale};
 }
 
-// {name: value} of a struct's fields, for the pure helpers below.
-py::dict fields(std::initializer_list<std::pair<const char*, int64_t>> kv) {
-  py::dict d;
-  for (const auto& [name, value] : kv) d[name] = value;
-  return d;
-}
-
-// Runs fn with the GIL released and turns its Status into an exception naming `kernel`.
-template <class Fn>
-void run(const char* kernel, Fn fn) {
-  Status s;
-  {
-    py::gil_scoped_release nogil;
-    s = fn();
-  }
-  check_status(s, kernel);
-}
-
 }  // namespace
 
 void register_gemm(py::module_& m) {
   m.def("w4a16_cpu_layout", [] {
-    py::dict d = fields({{"tile_n", kW4TileN}, {"tile_k", kW4TileK}, {"tile_bytes", kW4TileBytes},
+    py::dict d = fields<int64_t>({{"tile_n", kW4TileN}, {"tile_k", kW4TileK}, {"tile_bytes", kW4TileBytes},
                          {"align_n", kW4CpuAlignN}, {"gemv_max_m", kW4GemvMaxM}});
     d["tag"] = kW4CpuLayoutTag;
     return d;
@@ -45,7 +27,7 @@ void register_gemm(py::module_& m) {
 
   m.def("w4a16_cpu_shape", [](int64_t n, int64_t k, int64_t block) {
     const W4CpuShape s = w4_cpu_shape(n, k, block);
-    return fields({{"n", s.n}, {"k", s.k}, {"n_pad", s.n_pad}, {"k_pad", s.k_pad},
+    return fields<int64_t>({{"n", s.n}, {"k", s.k}, {"n_pad", s.n_pad}, {"k_pad", s.k_pad},
                    {"group", s.group}, {"groups", s.groups}});
   }, py::arg("n"), py::arg("k"), py::arg("block"));
 
@@ -55,7 +37,7 @@ void register_gemm(py::module_& m) {
 
   m.def("w4a16_cpu_plan", [](int64_t m, int64_t n, int64_t k, int64_t block, int threads) {
     const W4CpuPlan p = w4a16_cpu_plan(m, w4_cpu_shape(n, k, block), threads);
-    py::dict d = fields({{"mc", p.mc}, {"nc", p.nc}, {"kc", p.kc}, {"work_m", p.work_m},
+    py::dict d = fields<int64_t>({{"mc", p.mc}, {"nc", p.nc}, {"kc", p.kc}, {"work_m", p.work_m},
                          {"work_n", p.work_n}});
     d["gemv"] = p.gemv;
     return d;
@@ -75,7 +57,7 @@ void register_gemm(py::module_& m) {
                             ptr<const uint8_t>(qdata), ptr<const void>(scale), DType(scale_dtype),
                             ptr<const uint8_t>(zero), ptr<const int32_t>(perm), ptr<uint8_t>(packed),
                             ptr(scale_out), ptr<uint8_t>(zero_out)};
-          run("w4a16_prepack", [&] { return w4a16_prepack_cpu(p); });
+          run_kernel("w4a16_prepack", [&] { return w4a16_prepack_cpu(p); });
         },
         py::arg("kind"), py::arg("block"), py::arg("symmetric"), py::arg("global_scale"),
         py::arg("n"), py::arg("k"), py::arg("qdata"), py::arg("scale"), py::arg("scale_dtype"),
@@ -92,7 +74,7 @@ void register_gemm(py::module_& m) {
                         ptr<const uint8_t>(packed), ptr<const void>(scale), DType(scale_dtype),
                         ptr<const uint8_t>(zero), ptr<const float>(global_scale_in),
                         ptr<const void>(bias), ptr(y), y_stride, ptr<float>(workspace)};
-          run("w4a16_linear", [&] { return w4a16_linear_cpu(p); });
+          run_kernel("w4a16_linear", [&] { return w4a16_linear_cpu(p); });
         },
         py::arg("kind"), py::arg("block"), py::arg("symmetric"), py::arg("global_scale"),
         py::arg("m"), py::arg("n"), py::arg("k"), py::arg("x"), py::arg("x_stride"),
@@ -104,7 +86,7 @@ void register_gemm(py::module_& m) {
         [](int kind, int block, bool symmetric, bool global_scale, int scale_dtype,
            float global_scale_value, uintptr_t codes, int64_t n, uintptr_t out) {
           const FormatSpec f = spec(kind, block, symmetric, global_scale);
-          run("w4a16_decode_scales", [&] {
+          run_kernel("w4a16_decode_scales", [&] {
             return w4a16_decode_scales_cpu(f, DType(scale_dtype), global_scale_value,
                                            ptr<const void>(codes), n, ptr<float>(out));
           });

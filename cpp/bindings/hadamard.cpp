@@ -34,7 +34,7 @@ void register_hadamard(py::module_& m) {
       [](const HadamardQuantizeParams& p, float* workspace, int64_t workspace_rows, uintptr_t) {
         return hadamard_quantize_cpu(p, workspace, workspace_rows);
       },
-      [] { return std::string(); });
+      no_detail);
 }
 
 }  // namespace qkern::bindings

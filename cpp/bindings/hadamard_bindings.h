@@ -34,19 +34,14 @@ inline HadamardParams make_hadamard_params(int64_t rows, int64_t n, uintptr_t x,
 // failed status (e.g. the emulator's message).
 template <class HFn, class QFn, class Detail>
 void def_hadamard_ops(py::module_& m, HFn hfn, QFn qfn, Detail detail) {
-  auto check = [detail](Status s, const char* kernel) { check_status_detail(s, kernel, detail); };
   m.def("hadamard",
         [=](int64_t rows, int64_t n, uintptr_t x, int64_t x_row_stride, int x_dtype, uintptr_t out,
             int64_t out_row_stride, int out_dtype, uintptr_t mix_codes, uintptr_t signs, bool signs_after,
             float scale, uintptr_t workspace, int64_t workspace_rows, uintptr_t stream) {
           const HadamardParams p = make_hadamard_params(rows, n, x, x_row_stride, x_dtype, out, out_row_stride,
                                                         out_dtype, mix_codes, signs, signs_after, scale);
-          Status s;
-          {
-            py::gil_scoped_release nogil;
-            s = hfn(p, ptr<float>(workspace), workspace_rows, stream);
-          }
-          check(s, "hadamard");
+          run_kernel("hadamard", [&] { return hfn(p, ptr<float>(workspace), workspace_rows, stream); },
+                     detail);
         },
         py::arg("rows"), py::arg("n"), py::arg("x"), py::arg("x_row_stride"), py::arg("x_dtype"),
         py::arg("out"), py::arg("out_row_stride"), py::arg("out_dtype"), py::arg("mix_codes"),
@@ -65,12 +60,8 @@ void def_hadamard_ops(py::module_& m, HFn hfn, QFn qfn, Detail detail) {
                              DType(x_dtype), ptr(qdata), ptr(scale_out), DType(scale_dtype), ptr<uint8_t>(zero),
                              ptr<float>(global_scale_out)},
               swizzled_scales, static_global_scale};
-          Status s;
-          {
-            py::gil_scoped_release nogil;
-            s = qfn(p, ptr<float>(workspace), workspace_rows, stream);
-          }
-          check(s, "hadamard_quantize");
+          run_kernel("hadamard_quantize",
+                     [&] { return qfn(p, ptr<float>(workspace), workspace_rows, stream); }, detail);
         },
         py::arg("rows"), py::arg("n"), py::arg("x"), py::arg("x_row_stride"), py::arg("x_dtype"),
         py::arg("mix_codes"), py::arg("signs"), py::arg("scale"), py::arg("kind"), py::arg("block"),

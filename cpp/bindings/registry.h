@@ -4,8 +4,10 @@
 #pragma once
 #include <pybind11/pybind11.h>
 
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "qkern/status.h"
 
@@ -18,9 +20,6 @@ void register_formats(py::module_& m);
 void register_hadamard(py::module_& m);
 void register_gemm(py::module_& m);
 
-// Turns a non-OK status into ValueError (bad argument) or RuntimeError, naming the kernel.
-void check_status(Status s, const char* kernel);
-
 // The exception of a non-OK status: ValueError for a bad argument or an unsupported
 // request, RuntimeError otherwise.
 [[noreturn]] inline void throw_status(Status s, const std::string& msg) {
@@ -28,13 +27,29 @@ void check_status(Status s, const char* kernel);
   throw std::runtime_error(msg);
 }
 
-// check_status for the backend modules: `detail()` (called only on failure) adds text such
-// as the emulator's message.
-template <class Detail>
-void check_status_detail(Status s, const char* kernel, const Detail& detail) {
+inline std::string no_detail() { return {}; }
+
+// Runs fn() -> Status with the GIL released and turns a non-OK status into the exception
+// of throw_status, naming the kernel; `detail()` (called only on failure) adds text such as
+// the emulator's or the CUDA launch's message.
+template <class Fn, class Detail = std::string (*)()>
+void run_kernel(const char* kernel, Fn fn, const Detail& detail = no_detail) {
+  Status s;
+  {
+    py::gil_scoped_release nogil;
+    s = fn();
+  }
   if (s == Status::kOk) return;
   const std::string d = detail();
   throw_status(s, std::string("qkern kernel '") + kernel + "' failed: " + status_name(s) + (d.empty() ? "" : ": " + d));
+}
+
+// {name: value} of a struct's fields.
+template <class T>
+py::dict fields(std::initializer_list<std::pair<const char*, T>> kv) {
+  py::dict d;
+  for (const auto& [name, value] : kv) d[name] = value;
+  return d;
 }
 
 template <class T = void>

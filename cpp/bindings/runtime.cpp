@@ -7,24 +7,13 @@
 
 namespace qkern::bindings {
 
-void check_status(Status s, const char* kernel) {
-  if (s == Status::kOk) return;
-  throw_status(s, std::string("qkern kernel '") + kernel + "' failed: " + status_name(s));
-}
-
 void register_runtime(py::module_& m) {
   m.attr("__version__") = QKERN_VERSION;
   m.def("cpu_features", [] {
     const CpuFeatures& f = cpu_features();
-    py::dict d;
-    d["avx2"] = f.avx2;
-    d["fma"] = f.fma;
-    d["f16c"] = f.f16c;
-    d["avx512f"] = f.avx512f;
-    d["avx512bw"] = f.avx512bw;
-    d["avx512vl"] = f.avx512vl;
-    d["avx512bf16"] = f.avx512bf16;
-    return d;
+    return fields<bool>({{"avx2", f.avx2}, {"fma", f.fma}, {"f16c", f.f16c}, {"avx512f", f.avx512f},
+                         {"avx512bw", f.avx512bw}, {"avx512vl", f.avx512vl},
+                         {"avx512bf16", f.avx512bf16}});
   }, "CPU features detected at run time.");
   m.def("compiled_isas", [] {
     py::list l;

@@ -55,14 +55,9 @@ void register_probes(py::module_& m) {
     for (size_t i = 0; i < inputs.size(); ++i) a.in[i] = ptr<const void>(inputs[i]);
     for (const pp::ProbeEntry& e : pp::registry()) {
       if (e.op != op || (arch != 0 && e.arch != arch)) continue;
-      Status s;
-      {
-        py::gil_scoped_release nogil;
-        s = e.fn(a, reinterpret_cast<cudaStream_t>(stream));
-      }
-      if (s != Status::kOk)
-        throw_status(s, "qkern probe '" + op + "' failed: " + std::string(status_name(s)) + ": " +
-                            launch_error_message());
+      const std::string kernel = "probe " + op;
+      run_kernel(kernel.c_str(), [&] { return e.fn(a, reinterpret_cast<cudaStream_t>(stream)); },
+                 launch_error_message);
       return;
     }
     throw py::value_error("probe: no op '" + op + "'" + (arch ? " for arch " + std::to_string(arch) : "") +
@@ -86,14 +81,9 @@ void register_gemm(py::module_& m) {
                         DType(x_dtype), nullptr, ptr<const uint8_t>(packed), ptr<const void>(scale),
                         DType::kF32, ptr<const uint8_t>(zero), nullptr, ptr<const void>(bias), ptr(y), y_stride,
                         ptr<float>(workspace)};
-          Status s;
-          {
-            py::gil_scoped_release nogil;
-            s = w4a16_cuda(p, splits, reinterpret_cast<cudaStream_t>(stream));
-          }
-          if (s != Status::kOk)
-            throw_status(s, "qkern w4a16_linear (CUDA) failed: " + std::string(status_name(s)) + ": " +
-                                launch_error_message());
+          run_kernel("w4a16_linear (CUDA)",
+                     [&] { return w4a16_cuda(p, splits, reinterpret_cast<cudaStream_t>(stream)); },
+                     launch_error_message);
         },
         py::arg("kind"), py::arg("block"), py::arg("symmetric"), py::arg("m"), py::arg("n"), py::arg("k"),
         py::arg("x"), py::arg("x_stride"), py::arg("x_dtype"), py::arg("packed"), py::arg("scale"),

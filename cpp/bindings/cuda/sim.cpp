@@ -28,24 +28,18 @@ void register_sim(py::module_& m) {
     }
   });
   m.def("stats", [] {
-    sim::Stats s = sim::stats();
-    py::dict d;
-    d["launches"] = s.launches;
-    d["blocks"] = s.blocks;
-    d["threads"] = s.threads;
-    d["switches"] = s.switches;
-    d["collectives"] = s.collectives;
-    d["barriers"] = s.barriers;
+    const sim::Stats s = sim::stats();
+    py::dict d = fields<int64_t>({{"launches", s.launches}, {"blocks", s.blocks}, {"threads", s.threads},
+                                  {"switches", s.switches}, {"collectives", s.collectives},
+                                  {"barriers", s.barriers}});
     d["seconds"] = s.seconds;
     return d;
   }, "Emulator counters of this thread since reset_stats().");
   m.def("reset_stats", &sim::reset_stats);
   m.def("arch_limits", [](int arch) {
-    sim::ArchLimits l = sim::arch_limits(arch);
-    py::dict d;
-    d["max_threads_per_block"] = l.max_threads_per_block;
-    d["max_dyn_smem_optin"] = l.max_dyn_smem_optin;
-    return d;
+    const sim::ArchLimits l = sim::arch_limits(arch);
+    return fields<int64_t>({{"max_threads_per_block", l.max_threads_per_block},
+                            {"max_dyn_smem_optin", l.max_dyn_smem_optin}});
   }, py::arg("arch"));
   // The emulator's fragment layouts (cuda/ptx/layouts.h), for the CuTe comparison:
   // a list of (lane, element, row, col).
@@ -76,13 +70,9 @@ void register_sim(py::module_& m) {
     return l;
   }, py::arg("trans"), "(lane, half, row, col) of register j of matrix j (the same for every j).");
   m.def("selftest", [](const std::string& name, uintptr_t out, int blocks, int threads, size_t smem, int iters) {
-    Status s;
-    {
-      py::gil_scoped_release nogil;
-      s = sim_selftest::run(name, ptr<int>(out), blocks, threads, smem, iters);
-    }
-    if (s != Status::kOk)
-      throw_status(s, "qkern sim self-test '" + name + "' failed: " + launch_error_message());
+    const std::string kernel = "sim self-test " + name;
+    run_kernel(kernel.c_str(), [&] { return sim_selftest::run(name, ptr<int>(out), blocks, threads, smem, iters); },
+               launch_error_message);
   }, py::arg("name"), py::arg("out"), py::arg("blocks") = 1, py::arg("threads") = 32, py::arg("smem") = 0,
      py::arg("iters") = 1, "Run an emulator self-test scenario (cuda/sim/selftest/scenarios.cu).");
 }
