@@ -255,6 +255,7 @@ def _empty_outputs(x: torch.Tensor, f: Format, swizzle_scales: bool) -> List[tor
 # Smallest static NVFP4 decode scale: qkern/recipes.h's nvfp4_global_scale keeps d >= 2^-120
 # so that the element factors (1/d) / s_b stay finite.
 _MIN_GLOBAL_SCALE = 2.0 ** -120
+_MAX_GLOBAL_SCALE = torch.finfo(torch.float32).max  # the kernels store it as fp32
 
 
 def _check_hadamard_quantize(x, f: Format, signs, swizzle_scales: bool, global_scale) -> None:
@@ -265,9 +266,7 @@ def _check_hadamard_quantize(x, f: Format, signs, swizzle_scales: bool, global_s
         if not f.has_global_scale:
             raise ValueError(f"global_scale: a static global scale exists for two-level NVFP4 "
                              f"('nvfp4'), not {f.spec}")
-        # as the fp32 the kernels store: a double beyond fp32's range is not finite there
-        as_f32 = float(torch.tensor(float(global_scale), dtype=torch.float64).float())
-        if not (math.isfinite(as_f32) and as_f32 >= _MIN_GLOBAL_SCALE):
+        if not _MIN_GLOBAL_SCALE <= global_scale <= _MAX_GLOBAL_SCALE:  # False for NaN
             raise ValueError(f"global_scale: expected a finite decode scale >= 2^-120 (amax / "
                              f"(448 * 6) of calibrated activations), got {global_scale}")
 
