@@ -181,6 +181,12 @@ QK_FORCEINLINE __m512 load_scales16(const uint8_t* lo, const uint8_t* hi, __m256
   }
 }
 
+// 8 - zero of the 16 channels of strips lo and hi in group g (INT4 asymmetric).
+QK_FORCEINLINE __m512 zero_offsets16(const W4Weights& w, int64_t lo, int64_t hi, int64_t g) {
+  return join(load_zero_offsets(w.zero + (lo * w.groups + g) * kW4TileN),
+              load_zero_offsets(w.zero + (hi * w.groups + g) * kW4TileN));
+}
+
 // U consecutive K chunks of the strip pair into the chains of rows 0..MR-1 (their x are
 // consecutive too, so input v of chunk u is input u * kInputs + v of one long tile);
 // advances the tile and x pointers.
@@ -234,8 +240,7 @@ void gemv_pair(const W4Weights& w, const Tables& tb, const float* x, int64_t ldx
     constexpr bool kXsumTerm = Asym || Ops::kCodeOffset != 0.0f;
     __m512 zs = zero;
     if constexpr (Asym)
-      zs = join(load_zero_offsets(w.zero + (t * groups + g) * kW4TileN),
-                load_zero_offsets(w.zero + (t_hi * groups + g) * kW4TileN));
+      zs = zero_offsets16(w, t, t_hi, g);
     if constexpr (Ops::kCodeOffset != 0.0f) zs = _mm512_sub_ps(zs, _mm512_set1_ps(Ops::kCodeOffset));
     if constexpr (kXsumTerm) zs = _mm512_mul_ps(zs, s);
     for (int i = 0; i < MR; ++i) {
@@ -342,9 +347,7 @@ void bf16_panel_kind(const W4Weights& w, int64_t t0, int nb, int64_t c0, int64_t
       _mm512_storeu_ps(scale + g * width + b * 16, sv);
       if constexpr (Asym)
         _mm512_storeu_ps(zs + g * width + b * 16,
-                         _mm512_mul_ps(join(load_zero_offsets(w.zero + (t * w.groups + g0 + g) * kW4TileN),
-                                            load_zero_offsets(w.zero + ((t + 1) * w.groups + g0 + g) * kW4TileN)),
-                                       sv));
+                         _mm512_mul_ps(zero_offsets16(w, t, t + 1, g0 + g), sv));
     }
   }
 }
