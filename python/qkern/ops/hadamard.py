@@ -334,16 +334,14 @@ def run_hadamard_quantize(module, x, f: Format, signs, swizzle_scales: bool, str
     return out
 
 
-def _hadamard_quantize_cpu(x, fmt: str, signs, swizzle_scales: bool, global_scale=None):
-    f = parse(fmt)
-    _check_hadamard_quantize(x, f, signs, swizzle_scales, global_scale)
-    return run_hadamard_quantize(_C, x, f, signs, swizzle_scales, global_scale=global_scale)
-
-
 def _hadamard_quantize_body(mod, stream, x, fmt: str, signs, swizzle_scales: bool, global_scale=None):
     f = parse(fmt)
     _check_hadamard_quantize(x, f, signs, swizzle_scales, global_scale)
     return run_hadamard_quantize(mod, x, f, signs, swizzle_scales, stream, global_scale=global_scale)
+
+
+def _hadamard_quantize_cpu(x, fmt: str, signs, swizzle_scales: bool, global_scale=None):
+    return _hadamard_quantize_body(_C, 0, x, fmt, signs, swizzle_scales, global_scale)
 
 
 _hadamard_quantize_cuda = cuda_impl("hadamard_quantize", _hadamard_quantize_reference, _hadamard_quantize_body)
