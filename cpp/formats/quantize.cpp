@@ -16,7 +16,8 @@
 namespace qkern {
 
 const RowKernels& active_row_kernels() {
-  return pick_kernels<RowKernels>(row_kernels_scalar, QKERN_IF_AVX2(row_kernels_avx2), nullptr);
+  return pick_kernels<RowKernels>(row_kernels_scalar, QKERN_IF_AVX2(row_kernels_avx2),
+                                  QKERN_IF_AVX512(row_kernels_avx512));
 }
 
 namespace {

@@ -87,5 +87,8 @@ const RowKernels& row_kernels_scalar();
 #if defined(QKERN_BUILD_AVX2)
 const RowKernels& row_kernels_avx2();
 #endif
+#if defined(QKERN_BUILD_AVX512)
+const RowKernels& row_kernels_avx512();
+#endif
 
 }  // namespace qkern
