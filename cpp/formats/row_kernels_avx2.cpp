@@ -41,10 +41,7 @@ void load_f32(const void* src, DType t, int64_t n, float* dst) {
 }
 
 // One pass keeps lo and hi per lane, and x - x, which is +0 for a finite x and NaN for
-// NaN/Inf, OR-ed into `bad`. For a finite block max|x| = max(hi, -lo); the comparison
-// against +0 turns an all-zero block's -0 into the scalar code's +0. lo/hi match the
-// scalar fminf/fmaxf fold up to the sign of a zero, which the recipes erase (they clamp
-// lo/hi against +0 with fminf/fmaxf).
+// NaN/Inf, OR-ed into `bad`; finish_block_stats does the tail and amax.
 BlockStats block_stats(const float* x, int64_t n) {
   if (n < 8) return scalar().block_stats(x, n);
   __m256 v = _mm256_loadu_ps(x);
@@ -56,14 +53,9 @@ BlockStats block_stats(const float* x, int64_t n) {
     hi = _mm256_max_ps(v, hi);
     bad = _mm256_or_ps(bad, _mm256_sub_ps(v, v));
   }
-  BlockStats s{0.0f, hmin8(lo), hmax8(hi), _mm256_testz_si256(_mm256_castps_si256(bad), _mm256_castps_si256(bad)) != 0};
-  if (i < n) {
-    const BlockStats t = scalar().block_stats(x + i, n - i);
-    s = {0.0f, s.lo < t.lo ? s.lo : t.lo, s.hi > t.hi ? s.hi : t.hi, s.finite && t.finite};
-  }
-  const float m = s.hi > -s.lo ? s.hi : -s.lo;
-  s.amax = m > 0.0f ? m : 0.0f;
-  return s;
+  const BlockStats s{0.0f, hmin8(lo), hmax8(hi),
+                     _mm256_testz_si256(_mm256_castps_si256(bad), _mm256_castps_si256(bad)) != 0};
+  return finish_block_stats(s, x, i, n, scalar().block_stats);
 }
 
 // First the max of |x| as bits (int32 order is float order for non-negative floats, and

@@ -136,14 +136,8 @@ BlockStats block_stats(const float* x, int64_t n) {
     hi = _mm512_max_ps(v, hi);
     bad = _mm512_or_si512(bad, _mm512_castps_si512(_mm512_sub_ps(v, v)));
   }
-  BlockStats s{0.0f, _mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi), _mm512_test_epi32_mask(bad, bad) == 0};
-  if (i < n) {
-    const BlockStats t = avx2().block_stats(x + i, n - i);
-    s = {0.0f, s.lo < t.lo ? s.lo : t.lo, s.hi > t.hi ? s.hi : t.hi, s.finite && t.finite};
-  }
-  const float m = s.hi > -s.lo ? s.hi : -s.lo;
-  s.amax = m > 0.0f ? m : 0.0f;
-  return s;
+  const BlockStats s{0.0f, _mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi), _mm512_test_epi32_mask(bad, bad) == 0};
+  return finish_block_stats(s, x, i, n, avx2().block_stats);
 }
 
 // As the AVX2 finite_amax for fp32 input (NVFP4's global amax of rotated rows); f16/bf16
@@ -173,21 +167,18 @@ float finite_amax(const void* src, DType t, int64_t n) {
 
 // ---------------------------------------------------------------- block quantization
 
-// Lane j: the bits of max |x| of block j of 8 (as block_amax_bits8), 16 lanes per load.
-// block % 16 == 0 (quantize_blocks checks); kBlock 0: `block` at run time.
+// amax_bits8_with, 16 lanes per load (block % 16 == 0, quantize_blocks checks; kBlock 0:
+// `block` at run time).
 template <int kBlock>
 QK_FORCEINLINE __m256i block_amax_bits8_512(const float* x, int64_t block) {
   if constexpr (kBlock > 0) block = kBlock;
-  const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
-  __m256i v[8];
-  for (int j = 0; j < 8; ++j) {
-    const float* xj = x + j * block;
+  return amax_bits8_with(x, block, [block](const float* xj) {
+    const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
     __m512i m = _mm512_and_si512(_mm512_castps_si512(_mm512_loadu_ps(xj)), magnitude);
     for (int64_t i = 16; i < block; i += 16)
       m = _mm512_max_epi32(m, _mm512_and_si512(_mm512_castps_si512(_mm512_loadu_ps(xj + i)), magnitude));
-    v[j] = _mm256_max_epi32(_mm512_castsi512_si256(m), _mm512_extracti64x4_epi64(m, 1));
-  }
-  return reduce8x8(v, [](__m256i a, __m256i b) { return _mm256_max_epi32(a, b); });
+    return _mm256_max_epi32(_mm512_castsi512_si256(m), _mm512_extracti64x4_epi64(m, 1));
+  });
 }
 
 // int4_encode of 16 elements with zero point 8, as the codec computes it.

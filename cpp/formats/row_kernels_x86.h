@@ -278,24 +278,45 @@ QK_FORCEINLINE __m256i reduce8x8(const __m256i* v, Op op) {
   return op(_mm256_permute2x128_si256(lo, hi, 0x20), _mm256_permute2x128_si256(lo, hi, 0x31));
 }
 
-// Lane j: the fp32 bits of max |x| over block j of 8 consecutive blocks of kBlock elements
-// (block % 8 == 0; kBlock 0: `block`, a run-time value). Non-negative floats order as their
-// bits (as int32), and NaN > Inf > every finite value, so the block is finite iff its lane
-// is below 0x7F800000, and then the lane is the block's amax (+0 for an all-zero block,
-// as block_stats gives).
+// Lane j: the fp32 bits of max |x| over block j of 8 consecutive blocks of `block`
+// elements, from block_max(xj) = 8 lanes whose max is that of block j's |x| bits (as int32).
+// Non-negative floats order as their bits (as int32), and NaN > Inf > every finite value,
+// so the block is finite iff its lane is below 0x7F800000, and then the lane is the
+// block's amax (+0 for an all-zero block, as block_stats gives).
+template <class BlockMax>
+QK_FORCEINLINE __m256i amax_bits8_with(const float* x, int64_t block, BlockMax&& block_max) {
+  __m256i v[8];
+  for (int j = 0; j < 8; ++j) v[j] = block_max(x + j * block);
+  return reduce8x8(v, [](__m256i a, __m256i b) { return _mm256_max_epi32(a, b); });
+}
+
+// amax_bits8_with, 8 lanes per load (block % 8 == 0; kBlock 0: `block`, a run-time value).
 template <int kBlock>
 QK_FORCEINLINE __m256i block_amax_bits8(const float* x, int64_t block) {
   if constexpr (kBlock > 0) block = kBlock;
-  const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF);
-  __m256i v[8];
-  for (int j = 0; j < 8; ++j) {
-    const float* xj = x + j * block;
+  return amax_bits8_with(x, block, [block](const float* xj) {
+    const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF);
     __m256i m = _mm256_and_si256(_mm256_castps_si256(_mm256_loadu_ps(xj)), magnitude);
     for (int64_t i = 8; i < block; i += 8)
       m = _mm256_max_epi32(m, _mm256_and_si256(_mm256_castps_si256(_mm256_loadu_ps(xj + i)), magnitude));
-    v[j] = m;
+    return m;
+  });
+}
+
+// block_stats' end: folds in the statistics of the tail x[i..n) (the level's `tail` table
+// entry, i < n) and sets amax. For a finite block max|x| = max(hi, -lo); the comparison
+// against +0 turns an all-zero block's -0 into the scalar code's +0. lo/hi match the
+// scalar fminf/fmaxf fold up to the sign of a zero, which the recipes erase (they clamp
+// lo/hi against +0 with fminf/fmaxf).
+QK_FORCEINLINE BlockStats finish_block_stats(BlockStats s, const float* x, int64_t i, int64_t n,
+                                             BlockStats (*tail)(const float*, int64_t)) {
+  if (i < n) {
+    const BlockStats t = tail(x + i, n - i);
+    s = {0.0f, s.lo < t.lo ? s.lo : t.lo, s.hi > t.hi ? s.hi : t.hi, s.finite && t.finite};
   }
-  return reduce8x8(v, [](__m256i a, __m256i b) { return _mm256_max_epi32(a, b); });
+  const float m = s.hi > -s.lo ? s.hi : -s.lo;
+  s.amax = m > 0.0f ? m : 0.0f;
+  return s;
 }
 
 // 8 int32 lanes holding 0..255 -> 8 bytes at q.
