@@ -1,5 +1,5 @@
 // AVX2+FMA+F16C loops of RowKernels. Compiled with -mavx2 -mfma -mf16c (the _avx2.cpp
-// suffix); entered only when active_isa() == Isa::kAvx2.
+// suffix); entered only when active_isa() >= Isa::kAvx2 (the AVX-512 table uses most of these entries).
 //
 // Exactness: every entry produces the bytes of row_kernels_scalar.cpp. The vector code
 // performs the same IEEE operations in the same order as the scalar codecs (no FMA: the
