@@ -39,6 +39,14 @@ struct Elem<DType::kBF16> {
 template <DType kT>
 constexpr int kVecWords = int(sizeof(typename Elem<kT>::storage_t)) * kVec / 16;
 
+// kVec elements of T seen as the 128-bit words they fill (the vector path of load_chunk /
+// store_chunk).
+template <DType kT>
+union VecChunk {
+  uint4 words[kVecWords<kT>];
+  typename Elem<kT>::storage_t elems[kVec];
+};
+
 // v[0..n) = x[first .. first+n) as fp32, n <= kVec. `vec`: n == kVec and the address is
 // 16-byte aligned, so the chunk is read with 128-bit loads.
 template <DType kT>
@@ -47,10 +55,7 @@ __device__ __forceinline__ void load_chunk(const void* x, int64_t first, int n, 
   using S = typename E::storage_t;
   const S* p = static_cast<const S*>(x) + first;
   if (vec) {
-    union {
-      uint4 words[kVecWords<kT>];
-      S elems[kVec];
-    } u;
+    VecChunk<kT> u;
 #pragma unroll
     for (int w = 0; w < kVecWords<kT>; ++w) u.words[w] = load_vec<uint4>(p + w * (kVec / kVecWords<kT>));
 #pragma unroll
@@ -68,10 +73,7 @@ __device__ __forceinline__ void store_chunk(void* out, int64_t first, int n, boo
   using S = typename E::storage_t;
   S* p = static_cast<S*>(out) + first;
   if (vec) {
-    union {
-      uint4 words[kVecWords<kT>];
-      S elems[kVec];
-    } u;
+    VecChunk<kT> u;
 #pragma unroll
     for (int i = 0; i < kVec; ++i) u.elems[i] = E::from_f32(v[i]);
 #pragma unroll
