@@ -82,6 +82,21 @@ def test_bias_batch_dims_and_strides(cpu_isa, m):
     check_linear(xt, q, y=ops.w4a16_linear(xt, p), what="transposed x")
 
 
+@pytest.mark.parametrize("fmt", ["int4:g64:sym", "int4:g64:asym", "mxfp4"])
+@pytest.mark.parametrize("m", [1, 3, 16])
+def test_bf16_x_in_place_or_converted(cpu_isa, fmt, m):
+    """bf16 x is read in place by the bf16 kernels where its rows are whole bf16 pairs (even
+    row stride, 4-byte aligned, K % 8 == 0) and converted otherwise; both give the reference."""
+    q = make_weight(48, 256, fmt, torch.bfloat16)
+    p = ops.prepack(q)
+    wide = torch.randn(m, 301 * 2).bfloat16()
+    cases = {"contiguous": wide[:, :256].contiguous(), "even stride": wide[:, :256],
+             "odd stride": wide.reshape(-1)[: m * 301].reshape(m, 301)[:, :256],
+             "2-byte aligned": wide[:, 1:257]}
+    for what, x in cases.items():
+        check_linear(x, q, y=ops.w4a16_linear(x, p), what=f"{fmt} M={m} {what}")
+
+
 def test_mixed_scale_and_activation_dtypes(cpu_isa):
     """INT4 scales keep the dtype they were made in; x may come in any float dtype."""
     q = make_weight(24, 128, "int4:g32:sym", torch.float16)
@@ -126,16 +141,17 @@ def test_prepacked_layout_bit_exact():
     assert (s["n_pad"], s["k_pad"], s["groups"]) == (32, 104, 1)
     codes = torch.full((s["n_pad"], s["k_pad"]), 8, dtype=torch.uint8)  # padding code 8
     codes[:n, :k] = reference.unpack_nibbles(q.qdata)
-    expected = torch.zeros(s["n_pad"] // 8, s["k_pad"] // 8, 32, dtype=torch.uint8)
-    for v in range(8):
-        for lane in range(8):
-            byte = (lane & 3) * 2 + (lane >> 2) * 16 + (v & 1) + ((v >> 1) & 1) * 8
-            expected[:, :, byte] |= codes[lane::8, v::8] << (4 * (v >> 2))
-    assert torch.equal(p.packed, expected)
+    # tile (strip, chunk): little-endian word `lane` = channel 16 strip + lane, its nibble p
+    # holding input 8 chunk + [0, 2, 4, 6, 1, 3, 5, 7][p]
+    words = torch.zeros(s["n_pad"] // 16, s["k_pad"] // 8, 16, dtype=torch.int64)
+    for p_, v in enumerate([0, 2, 4, 6, 1, 3, 5, 7]):
+        words |= codes[:, v::8].long().reshape(-1, 16, s["k_pad"] // 8).transpose(1, 2) << (4 * p_)
+    expected = torch.stack([(words >> (8 * b)) & 0xFF for b in range(4)], dim=-1).to(torch.uint8)
+    assert torch.equal(p.packed, expected.reshape(s["n_pad"] // 16, s["k_pad"] // 8, 64))
     assert torch.equal(p.scale[:, 0, :].reshape(-1)[:n], q.scale[:, 0])
     assert torch.equal(p.scale.reshape(-1)[n:], torch.zeros(s["n_pad"] - n))
     assert torch.equal(p.zero.reshape(-1), torch.cat([q.zero[:, 0], torch.full((s["n_pad"] - n,), 8, dtype=torch.uint8)]))
-    assert p.layout == CPU_LAYOUT == "qkern.cpu.w4.n8k8.v1" and p.backend == "cpu"
+    assert p.layout == CPU_LAYOUT == "qkern.cpu.w4.n16k8.v2" and p.backend == "cpu"
 
 
 def decode_scales(fmt: formats.Format, codes: torch.Tensor, d: float = 1.0) -> torch.Tensor:
@@ -267,8 +283,14 @@ def test_wrong_backend_errors():
     with pytest.raises(ValueError, match=r"qkern kernel 'w4a16_linear' failed: invalid argument"):
         torch.ops.qkern.w4a16_linear_prepacked(x, p.packed, p.scale, None, None, bad_perm, None,
                                                p.fmt.spec, p.layout, 16, 128)
+    # a weight saved from an older CPU layout (8-channel tiles) is refused, not misread
+    old = PrepackedWeight(p.packed.reshape(2, 16, 32), p.scale.reshape(2, 4, 8), p.fmt, p.shape,
+                          layout="qkern.cpu.w4.n8k8.v1")
+    with pytest.raises(ValueError, match=r"layout 'qkern.cpu.w4.n8k8.v1' .*expects "
+                                         r"'qkern.cpu.w4.n16k8.v2'.*qkern.ops.prepack\(weight, 'cpu'\)"):
+        ops.w4a16_linear(x, old)
     with pytest.raises(ValueError, match=r"weight.packed: expected shape"):
-        torch.ops.qkern.w4a16_linear_prepacked(x, p.packed[:1], p.scale, None, None, None, None,
+        torch.ops.qkern.w4a16_linear_prepacked(x, p.packed[:, :1], p.scale, None, None, None, None,
                                                p.fmt.spec, p.layout, 16, 128)
 
 

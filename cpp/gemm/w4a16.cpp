@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "common/cpu_features.h"
@@ -68,18 +69,50 @@ W4Weights make_weights(const FormatSpec& f, const W4CpuShape& s, DType scale_dty
   return w;
 }
 
-// Rows [m0, m1) of x -> fp32 workspace rows [k_pad] in packed column order (zero padded),
-// the sums of each group (in order, fp32) and, where pairs is given (bf16 x), the row as
-// bf16 pairs u32 [k_pad / 2], x[2j] in the low half (truncating the fp32 of a bf16 is exact).
+// The activations as the kernels take them: fp32 rows [m][k_pad] in packed column order
+// (f32, the fp32 kernels), bf16 pairs u32 (pairs, row stride ld_pairs, x[2j] in the low
+// half; the bf16 kernels) and the fp32 sums of each group (sum, [m][groups], row stride
+// ld_sum; read only for zero points, else null with ld_sum 0).
+struct XRows {
+  const float* f32;
+  const uint32_t* pairs;
+  int64_t ld_pairs;
+  const float* sum;
+  int64_t ld_sum;
+};
+
+// f(std::integral_constant<DType, t>): the element conversions of qkern/elements.h with a
+// compile-time dtype fold their switch away, so the loops in f vectorize.
+template <class F>
+void with_float_dtype(DType t, F&& f) {
+  switch (t) {
+    case DType::kF16: return f(std::integral_constant<DType, DType::kF16>());
+    case DType::kBF16: return f(std::integral_constant<DType, DType::kBF16>());
+    default: return f(std::integral_constant<DType, DType::kF32>());
+  }
+}
+
+// dst[j] = x[perm[j]] (or x[j] without act-order) in fp32, j < k.
+void row_to_f32(const void* x, DType t, const int32_t* perm, int64_t k, float* dst) {
+  with_float_dtype(t, [&](auto T) {
+    if (perm)
+      for (int64_t j = 0; j < k; ++j) dst[j] = load_one(x, T, perm[j]);
+    else
+      for (int64_t j = 0; j < k; ++j) dst[j] = load_one(x, T, j);
+  });
+}
+
+// Rows [m0, m1) of x -> fp32 workspace rows [k_pad] (xw, zero padded), then where given
+// the sums of each group (xsum, in order) and the row as bf16 pairs [k_pad / 2] (pairs;
+// truncating the fp32 of a bf16 is exact).
 void convert_x(const W4A16Params& p, const W4CpuShape& s, int64_t m0, int64_t m1, float* xw,
                float* xsum, uint32_t* pairs) {
   const int esize = dtype_size(p.x_dtype);
   for (int64_t i = m0; i < m1; ++i) {
-    const char* src = static_cast<const char*>(p.x) + i * p.x_stride * esize;
     float* dst = xw + i * s.k_pad;
-    for (int64_t k = 0; k < s.k; ++k) dst[k] = load_one(src, p.x_dtype, p.perm ? p.perm[k] : k);
+    row_to_f32(static_cast<const char*>(p.x) + i * p.x_stride * esize, p.x_dtype, p.perm, s.k, dst);
     std::fill(dst + s.k, dst + s.k_pad, 0.0f);
-    for (int64_t g = 0; g < s.groups; ++g) {
+    for (int64_t g = 0; xsum && g < s.groups; ++g) {
       float acc = 0.0f;
       for (int64_t k = g * s.group; k < (g + 1) * s.group; ++k) acc += dst[k];
       xsum[i * s.groups + g] = acc;
@@ -92,29 +125,49 @@ void convert_x(const W4A16Params& p, const W4CpuShape& s, int64_t m0, int64_t m1
   }
 }
 
+// The XRows of p for the fp32 (bf16 = false) or bf16 kernels. bf16 x already is bf16
+// pairs in memory: without act-order, K % 8 == 0 (no padding) and an even row stride,
+// the bf16 kernels read x itself and nothing is converted unless the weight has zero
+// points (their group sums). Else rows go through the workspace (xw [m][k_pad], then
+// sums [m][groups]) and a thread-local pair buffer.
+XRows prepare_x(const W4A16Params& p, const W4CpuShape& s, bool bf16, bool sums) {
+  float* xw = p.workspace;
+  float* xsum = sums ? p.workspace + p.m * s.k_pad : nullptr;
+  const bool in_place = bf16 && !p.perm && s.k == s.k_pad && p.x_stride % 2 == 0 &&
+                        reinterpret_cast<uintptr_t>(p.x) % 4 == 0;
+  thread_local std::vector<uint32_t> pairs;  // the calling thread's; workers fill it
+  if (bf16 && !in_place) pairs.resize(size_t(p.m * s.k_pad / 2));
+  uint32_t* xp = bf16 && !in_place ? pairs.data() : nullptr;
+  if (!in_place || sums)
+    parallel_for(p.m, std::max<int64_t>(1, 16384 / s.k_pad),
+                 [&](int64_t m0, int64_t m1) { convert_x(p, s, m0, m1, xw, xsum, xp); });
+  const int64_t ld_sum = sums ? s.groups : 0;
+  if (in_place) return {nullptr, static_cast<const uint32_t*>(p.x), p.x_stride / 2, xsum, ld_sum};
+  return {bf16 ? nullptr : xw, xp, s.k_pad / 2, xsum, ld_sum};
+}
+
 // y[i, n0 + j] = acc[i][j] + bias[n0 + j], rounded once to y's dtype, for j < cols.
 void store_rows(const W4A16Params& p, const float* acc, int64_t ldacc, int64_t m0, int64_t m1,
                 int64_t n0, int64_t cols) {
   const int esize = dtype_size(p.x_dtype);
-  for (int64_t i = m0; i < m1; ++i) {
-    const float* a = acc + (i - m0) * ldacc;
-    void* row = static_cast<char*>(p.y) + (i * p.y_stride + n0) * esize;
-    for (int64_t j = 0; j < cols; ++j) {
-      float v = a[j];
-      if (p.bias) v += load_one(p.bias, p.x_dtype, n0 + j);
-      store_one(row, p.x_dtype, j, v);
+  with_float_dtype(p.x_dtype, [&](auto T) {
+    for (int64_t i = m0; i < m1; ++i) {
+      const float* a = acc + (i - m0) * ldacc;
+      void* row = static_cast<char*>(p.y) + (i * p.y_stride + n0) * esize;
+      if (p.bias)
+        for (int64_t j = 0; j < cols; ++j) store_one(row, T, j, a[j] + load_one(p.bias, T, n0 + j));
+      else
+        for (int64_t j = 0; j < cols; ++j) store_one(row, T, j, a[j]);
     }
-  }
+  });
 }
 
 // GEMV over all m rows: blocks of kW4GemvMaxM rows per kernel call; with more than one
-// block (bf16 GEMV only, m <= kW4Bf16GemvMaxM), a call per strip pair so that the later
-// row blocks read the pair's tiles from L1 / L2. xp: x as bf16 pairs for the level's bf16
-// GEMV, else null (the fp32 GEMV on xw).
-void run_gemv(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w, const float* xw,
-              const uint32_t* xp, const float* xsum) {
+// block (bf16 GEMV only, m <= kW4Bf16GemvMaxM), a call per strip so that the later row
+// blocks read the strip's tiles from L1 / L2. The level's bf16 GEMV where x.pairs is
+// given, else the fp32 GEMV on x.f32.
+void run_gemv(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w, const XRows& x) {
   const W4Kernels& k = kernels();
-  const bool bf16 = xp != nullptr;
   // At least ~64 KiB of weights per task: waking a pool worker costs tens of
   // microseconds, more than a whole small GEMV.
   const int64_t strip_bytes = (s.k_pad / kW4TileK) * kW4TileBytes;
@@ -123,17 +176,17 @@ void run_gemv(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w, con
     const int64_t ldo = (t1 - t0) * kW4TileN;
     thread_local std::vector<float> out;
     out.resize(size_t(p.m * ldo));
-    const int64_t tstep = p.m > kW4GemvMaxM ? 2 : t1 - t0;
+    const int64_t tstep = p.m > kW4GemvMaxM ? 1 : t1 - t0;
     for (int64_t ta = t0; ta < t1; ta += tstep) {
       const int64_t tb = std::min(t1, ta + tstep);
       for (int64_t i0 = 0; i0 < p.m; i0 += kW4GemvMaxM) {
         const int mr = int(std::min<int64_t>(kW4GemvMaxM, p.m - i0));
-        const float* xs = xsum + i0 * s.groups;
+        const float* xs = x.sum + i0 * x.ld_sum;
         float* o = out.data() + i0 * ldo + (ta - t0) * kW4TileN;
-        if (bf16)
-          k.gemv_bf16(w, xp + i0 * s.k_pad / 2, s.k_pad / 2, xs, s.groups, mr, ta, tb, o, ldo);
+        if (x.pairs)
+          k.gemv_bf16(w, x.pairs + i0 * x.ld_pairs, x.ld_pairs, xs, x.ld_sum, mr, ta, tb, o, ldo);
         else
-          k.gemv(w, xw + i0 * s.k_pad, s.k_pad, xs, s.groups, mr, ta, tb, o, ldo);
+          k.gemv(w, x.f32 + i0 * s.k_pad, s.k_pad, xs, x.ld_sum, mr, ta, tb, o, ldo);
       }
     }
     const int64_t n0 = t0 * kW4TileN;
@@ -141,13 +194,12 @@ void run_gemv(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w, con
   });
 }
 
-// bf16 GEMM: work items of (up to kRowBlock rows) x (32 channels: 4 tiles, the last
-// may be 2), row-block-major so that consecutive items share the x rows (L2).
-void run_gemm_bf16(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w,
-                   const uint32_t* xp, const float* xsum) {
-  constexpr int64_t kRowBlock = 120, kTilesPerItem = 4;
+// bf16 GEMM: work items of (up to kRowBlock rows) x (32 channels: 2 strips, the last
+// may be 1), row-block-major so that consecutive items share the x rows (L2).
+void run_gemm_bf16(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w, const XRows& x) {
+  constexpr int64_t kRowBlock = 120, kTilesPerItem = 2;
   const W4Kernels& k = kernels();
-  const int64_t tiles = s.n_pad / kW4TileN, ldx = s.k_pad / 2;
+  const int64_t tiles = s.n_pad / kW4TileN;
   const int64_t col_items = (tiles + kTilesPerItem - 1) / kTilesPerItem;
   const int64_t row_items = (p.m + kRowBlock - 1) / kRowBlock;
   parallel_for(row_items * col_items, 1, [&](int64_t i0, int64_t i1) {
@@ -157,8 +209,8 @@ void run_gemm_bf16(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w
     for (int64_t item = i0; item < i1; ++item) {
       const int64_t m0 = (item / col_items) * kRowBlock, m1 = std::min(p.m, m0 + kRowBlock);
       const int64_t t0 = (item % col_items) * kTilesPerItem;
-      const int64_t nt = std::min(kTilesPerItem, tiles - t0);  // even: n_pad % 16 == 0
-      k.gemm_bf16(w, xp + m0 * ldx, ldx, xsum + m0 * s.groups, s.groups, m1 - m0, t0, nt,
+      const int64_t nt = std::min(kTilesPerItem, tiles - t0);
+      k.gemm_bf16(w, x.pairs + m0 * x.ld_pairs, x.ld_pairs, x.sum + m0 * x.ld_sum, x.ld_sum, m1 - m0, t0, nt,
                   stage.data(), ldo);
       const int64_t n0 = t0 * kW4TileN;
       store_rows(p, stage.data(), ldo, m0, m1, n0, std::min(s.n, n0 + nt * kW4TileN) - n0);
@@ -166,7 +218,7 @@ void run_gemm_bf16(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w
   });
 }
 
-void run_gemm(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w, const float* xw,
+void run_gemm(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w, const XRows& x,
               const W4CpuPlan& plan) {
   const W4Kernels& k = kernels();
   const int64_t tiles = s.n_pad / kW4TileN, kc_chunks = plan.kc / kW4TileK;
@@ -178,13 +230,13 @@ void run_gemm(const W4A16Params& p, const W4CpuShape& s, const W4Weights& w, con
     for (int64_t item = i0; item < i1; ++item) {
       const int64_t m0 = (item / plan.work_n) * plan.mc, m1 = std::min(p.m, m0 + plan.mc);
       const int64_t t0 = (item % plan.work_n) * (plan.nc / kW4TileN);
-      const int64_t nt = std::min(tiles - t0, plan.nc / kW4TileN);  // even: n_pad % 16 == 0
+      const int64_t nt = std::min(tiles - t0, plan.nc / kW4TileN);
       for (int64_t c0 = 0; c0 < w.k_chunks; c0 += kc_chunks) {
         const int64_t nch = std::min(kc_chunks, w.k_chunks - c0);
         k.dequant(w, t0, nt, c0, nch, panel.data());
-        for (int64_t sub = 0; sub < nt / 2; ++sub)
+        for (int64_t sub = 0; sub < nt; ++sub)
           for (int64_t i = m0; i < m1; i += kW4GemmMr)
-            k.micro(xw + i * s.k_pad + c0 * kW4TileK, s.k_pad,
+            k.micro(x.f32 + i * s.k_pad + c0 * kW4TileK, s.k_pad,
                     panel.data() + sub * nch * kW4TileK * kW4GemmNr, nch * kW4TileK,
                     stage.data() + (i - m0) * plan.nc + sub * kW4GemmNr, plan.nc,
                     int(std::min<int64_t>(kW4GemmMr, m1 - i)), c0 > 0);
@@ -209,7 +261,6 @@ Status w4a16_prepack_cpu(const W4PrepackParams& p) {
   parallel_for(s.n_pad / kW4TileN, 4, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       uint8_t* tiles = p.packed + t * chunks * kW4TileBytes;
-      std::memset(tiles, 0, size_t(chunks * kW4TileBytes));
       for (int lane = 0; lane < kW4TileN; ++lane) {
         const int64_t n = t * kW4TileN + lane;
         const uint8_t* row = n < s.n ? p.qdata + n * (s.k / 2) : nullptr;
@@ -225,9 +276,9 @@ Status w4a16_prepack_cpu(const W4PrepackParams& p) {
               code[v] = row && src >= 0 ? (row[src / 2] >> (4 * (src & 1))) & 0xF : pad_code;
             }
           }
-          uint8_t* tile = tiles + c * kW4TileBytes;
-          for (int v = 0; v < kW4TileK; ++v)
-            tile[w4_tile_byte(v, lane)] |= uint8_t(code[v] << (4 * w4_tile_nibble(v)));
+          uint32_t word = 0;  // stored little-endian (gemm.h)
+          for (int v = 0; v < kW4TileK; ++v) word |= uint32_t(code[v]) << (4 * w4_tile_nibble(v));
+          std::memcpy(tiles + c * kW4TileBytes + 4 * lane, &word, 4);
         }
         // Scales and zeros: [tile][group][lane]; padding channels get scale bytes 0
         // (finite in every encoding) and zero point 8.
@@ -266,31 +317,30 @@ Status w4a16_linear_cpu(const W4A16Params& p) {
   const bool x_bf16 = p.x_dtype == DType::kBF16;
   const bool gemv = plan.gemv || (p.m <= kW4Bf16GemvMaxM && x_bf16 && k.gemv_bf16);
   const bool bf16 = x_bf16 && (gemv ? k.gemv_bf16 != nullptr : k.gemm_bf16 != nullptr);
-  thread_local std::vector<uint32_t> pairs;  // the calling thread's; workers fill it
-  if (bf16) pairs.resize(size_t(p.m * s.k_pad / 2));
-  uint32_t* xp = bf16 ? pairs.data() : nullptr;
-  float* xw = p.workspace;
-  float* xsum = p.workspace + p.m * s.k_pad;
-  parallel_for(p.m, std::max<int64_t>(1, 16384 / s.k_pad),
-               [&](int64_t m0, int64_t m1) { convert_x(p, s, m0, m1, xw, xsum, xp); });
-
+  const XRows x = prepare_x(p, s, bf16, w.zero != nullptr);
   if (gemv)
-    run_gemv(p, s, w, xw, xp, xsum);
+    run_gemv(p, s, w, x);
   else if (bf16)
-    run_gemm_bf16(p, s, w, xp, xsum);
+    run_gemm_bf16(p, s, w, x);
   else
-    run_gemm(p, s, w, xw, plan);
+    run_gemm(p, s, w, x, plan);
   return Status::kOk;
 }
 
 Status w4a16_decode_scales_cpu(const FormatSpec& fmt, DType scale_dtype, float global_scale,
                                const void* codes, int64_t n, float* out) {
-  if (n % kW4TileN != 0 || !is_4bit(fmt.kind)) return Status::kInvalidArgument;
+  if (n < 0 || !is_4bit(fmt.kind)) return Status::kInvalidArgument;
+  // The kernels decode a strip's kW4TileN scales at once: codes zero-padded to whole strips.
+  const int64_t n_pad = round_up(n, kW4TileN), esize = dtype_size(scale_dtype);
+  std::vector<uint8_t> padded(size_t(n_pad * esize), 0);
+  if (n > 0) std::memcpy(padded.data(), codes, size_t(n * esize));
+  std::vector<float> decoded(static_cast<size_t>(n_pad));
   const float gs = global_scale;
   const W4CpuShape s = w4_cpu_shape(kW4TileN, 2 * kW4TileK, 2 * kW4TileK);
-  W4Weights w = make_weights(fmt, s, scale_dtype, nullptr, codes, nullptr, &gs);
+  W4Weights w = make_weights(fmt, s, scale_dtype, nullptr, padded.data(), nullptr, &gs);
   w.groups = 1;
-  for (int64_t t = 0; t < n / kW4TileN; ++t) kernels().scales(w, t, 0, out + t * kW4TileN);
+  for (int64_t t = 0; t < n_pad / kW4TileN; ++t) kernels().scales(w, t, 0, decoded.data() + t * kW4TileN);
+  std::copy(decoded.begin(), decoded.begin() + n, out);
   return Status::kOk;
 }
 

@@ -12,7 +12,7 @@ namespace qkern {
 Status w4a16_prepack_cpu(const W4PrepackParams& p);
 Status w4a16_linear_cpu(const W4A16Params& p);
 
-// Test hook: n scales (n % 8 == 0) of a weight in format `fmt` with scale dtype
+// Test hook: n scales (any n) of a weight in format `fmt` with scale dtype
 // `scale_dtype`, decoded to fp32 by the active level's kernel (global scale d applied).
 Status w4a16_decode_scales_cpu(const FormatSpec& fmt, DType scale_dtype, float global_scale,
                                const void* codes, int64_t n, float* out);

@@ -24,9 +24,9 @@ constexpr int64_t kW4Bf16GemvMaxM = 12;
 //   MXFP4    table[code] * e8m0(scale[n, g])                 (table[c] = e2m1(c))
 //   NVFP4    table[code] * (e4m3(scale[n, g]) * scale_mul)   (scale_mul = global d, or 1)
 struct W4Weights {
-  const uint8_t* packed;  // [n_pad/8][k_chunks][32]
-  const uint8_t* scale;   // [n_pad/8][groups][8] elements of scale_kind
-  const uint8_t* zero;    // [n_pad/8][groups][8], INT4 asymmetric only, else null
+  const uint8_t* packed;  // [n_pad/16][k_chunks][64]
+  const uint8_t* scale;   // [n_pad/16][groups][16] elements of scale_kind
+  const uint8_t* zero;    // [n_pad/16][groups][16], INT4 asymmetric only, else null
   W4ScaleKind scale_kind;
   float scale_mul;
   uint16_t table[16];     // unscaled value of each 4-bit code as bf16 bits (exact for all formats)
@@ -41,7 +41,7 @@ inline bool w4_is_int4(const W4Weights& w) {
          w.scale_kind == W4ScaleKind::kBF16;
 }
 
-// Scale of channel (tile t, lane) in group g, as fp32 (scale_mul applied).
+// Scale of channel (strip t, lane) in group g, as fp32 (scale_mul applied).
 inline float w4_scale(const W4Weights& w, int64_t t, int64_t g, int lane) {
   const int64_t i = (t * w.groups + g) * kW4TileN + lane;
   switch (w.scale_kind) {
@@ -54,22 +54,22 @@ inline float w4_scale(const W4Weights& w, int64_t t, int64_t g, int lane) {
   return 0.0f;
 }
 
-// 8 - zero of channel (tile t, lane) in group g: the offset added to table[code].
+// 8 - zero of channel (strip t, lane) in group g: the offset added to table[code].
 inline float w4_zero_offset(const W4Weights& w, int64_t t, int64_t g, int lane) {
   return w.zero ? 8.0f - float(w.zero[(t * w.groups + g) * kW4TileN + lane]) : 0.0f;
 }
 
 struct W4Kernels {
-  // GEMV block: out[i][(t - t0) * 8 + lane] = sum_k x[i][k] W[8t + lane][k] for rows
+  // GEMV block: out[i][(t - t0) * 16 + lane] = sum_k x[i][k] W[16t + lane][k] for rows
   // i < mr (mr <= kW4GemvMaxM; the level's rows per pass over a strip: AVX2
-  // kW4GemvRowBlock, AVX-512 8) and tiles t in [t0, t1). x: fp32 [mr][k_pad] with row
-  // stride ldx; xsum: per-group sums of x, [mr][groups] (row stride ldxs), read for zero
-  // points and offset decodes; out: row stride ldo.
+  // kW4GemvRowBlock, AVX-512 8) and strips t in [t0, t1). x: fp32 [mr][k_pad] with row
+  // stride ldx; xsum: per-group sums of x, [mr][groups] (row stride ldxs), read only for
+  // zero points (else null, ldxs 0); out: row stride ldo.
   void (*gemv)(const W4Weights& w, const float* x, int64_t ldx, const float* xsum, int64_t ldxs,
                int mr, int64_t t0, int64_t t1, float* out, int64_t ldo);
-  // Dequantizes tiles [t0, t0 + ntiles) (ntiles even) x chunks [c0, c0 + nchunks) into
-  // panel [ntiles/2][nchunks*8][16]: element (k = 8(c0 + c) + v, n = 8t + lane) at
-  // panel[((t - t0) / 2) * nchunks*8*16 + (8c + v) * 16 + ((t - t0) % 2) * 8 + lane].
+  // Dequantizes strips [t0, t0 + ntiles) x chunks [c0, c0 + nchunks) into panel
+  // [ntiles][nchunks*8][16]: element (k = 8(c0 + c) + v, n = 16t + lane) at
+  // panel[(t - t0) * nchunks*8*16 + (8c + v) * 16 + lane].
   void (*dequant)(const W4Weights& w, int64_t t0, int64_t ntiles, int64_t c0, int64_t nchunks,
                   float* panel);
   // c[i][j] (+)= sum_{k < kc} a[i * lda + k] * b[k * 16 + j] for i < mr (<= 6), j < 16;
@@ -77,15 +77,15 @@ struct W4Kernels {
   // own and then added to c (blocked summation, see w4a16_kernels_avx2.cpp).
   void (*micro)(const float* a, int64_t lda, const float* b, int64_t kc, float* c, int64_t ldc,
                 int mr, bool accumulate);
-  // The 8 scales of tile t in group g as fp32 (what gemv and dequant use); for tests.
+  // The 16 scales of strip t in group g as fp32 (what gemv and dequant use); for tests.
   void (*scales)(const W4Weights& w, int64_t t, int64_t g, float* out);
   // Optional (null where absent): gemv for activations exact in bf16, x given as bf16
   // pairs u32 [mr][k_pad / 2] (row stride ldx; low half x[2j], high half x[2j + 1]).
   void (*gemv_bf16)(const W4Weights& w, const uint32_t* x, int64_t ldx, const float* xsum,
                     int64_t ldxs, int mr, int64_t t0, int64_t t1, float* out, int64_t ldo);
   // Optional: GEMM work item for bf16 activations (x pairs as for gemv_bf16, xsum as for
-  // gemv): out[i][(t - t0) * 8 + lane] = sum_k x[i][k] W[8t + lane][k] for i < m and
-  // tiles t in [t0, t0 + ntiles), ntiles 2 or 4; out has row stride ldo.
+  // gemv): out[i][(t - t0) * 16 + lane] = sum_k x[i][k] W[16t + lane][k] for i < m and
+  // strips t in [t0, t0 + ntiles), ntiles 1 or 2; out has row stride ldo.
   void (*gemm_bf16)(const W4Weights& w, const uint32_t* x, int64_t ldx, const float* xsum,
                     int64_t ldxs, int64_t m, int64_t t0, int64_t ntiles, float* out, int64_t ldo);
 };
@@ -95,7 +95,7 @@ const W4Kernels& w4_kernels_scalar();
 const W4Kernels& w4_kernels_avx2();
 #endif
 #if defined(QKERN_BUILD_AVX512)
-const W4Kernels& w4_kernels_avx512();  // GEMV in AVX-512; dequant / micro / scales: AVX2's
+const W4Kernels& w4_kernels_avx512();  // GEMVs, bf16 GEMM, scales; dequant / micro: AVX2's
 #endif
 
 }  // namespace qkern

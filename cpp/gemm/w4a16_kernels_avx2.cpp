@@ -1,13 +1,15 @@
 // AVX2+FMA+F16C W4A16 kernels. Compiled with -mavx2 -mfma -mf16c (the _avx2.cpp suffix);
 // entered only when active_isa() >= Isa::kAvx2 (pick_kernels).
 //
-// Decoding a 32-byte tile (8 channels x 8 inputs, order in qkern/gemm.h) into 8 fp32
-// vectors, one per input k, lanes = channels: every format's 16 code values are exact in
-// bf16, so two PSHUFB lookups give the low and high bytes of each value's bf16 bits;
-// UNPCKLO/HI_EPI8 join them into 16-bit words, and a 32-bit lane holding two words gives
-// two fp32 values by a shift (even word) and a mask (odd word). Per 64 weights: 1 load,
-// 3 ops to split nibbles, 4 PSHUFB, 4 UNPCK, 8 shift/mask: 20 ops for 8 vectors, no
-// int->float conversion, and the same cost for INT4, E2M1 and asymmetric INT4.
+// A 64-byte tile (16 channels x 8 inputs, order in qkern/gemm.h) is read as two halves of
+// 32 bytes, channels 0..7 and 8..15, each one ymm whose 32-bit lanes are channels. A half
+// decodes into 8 fp32 vectors, one per input k, lanes = channels: every format's 16 code
+// values are exact in bf16, so two PSHUFB lookups give the low and high bytes of each
+// value's bf16 bits; a shift and a byte blend join the two bytes of an input into a 16-bit
+// word inside the channel's lane (two inputs per lane), and a shift (even word) and a mask
+// (odd word) make fp32. Per 64 weights: 1 load, 3 ops to split nibbles, 4 PSHUFB,
+// 4 shifts + 4 blends, 8 shift/mask: 23 ops for 8 vectors, no int->float conversion, the
+// same for INT4, E2M1 and asymmetric INT4, and nothing crosses a lane.
 //
 // Scale decoders: gemm/w4a16_x86.h.
 #include <immintrin.h>
@@ -20,6 +22,9 @@
 namespace qkern {
 namespace {
 
+constexpr int kHalfN = kW4TileN / 2;       // channels per ymm
+constexpr int kHalfBytes = kW4TileBytes / 2;
+
 struct Tables {
   __m256i lo, hi;  // w4_byte_tables in both 128-bit halves
 };
@@ -29,23 +34,28 @@ Tables make_tables(const W4Weights& w) {
   return {_mm256_broadcastsi128_si256(t.lo), _mm256_broadcastsi128_si256(t.hi)};
 }
 
-// idx: one code (0..15) per byte, 32 codes -> 4 vectors w[0..3] (tile order of gemm.h).
+// idx: one code (0..15) per byte, byte b of a channel's lane holding inputs (i0, i2, i1,
+// i3) = the nibbles 2b (low: inputs 0 4 1 5) or 2b + 1 (high: 2 6 3 7) of its word ->
+// w[i0], w[i1] (bytes 0 and 2: one word pair) and w[i2], w[i3] (bytes 1 and 3).
+template <int I0, int I1, int I2, int I3>
 QK_FORCEINLINE void decode_codes(__m256i idx, const Tables& tb, __m256* w) {
   const __m256i a = _mm256_shuffle_epi8(tb.lo, idx), b = _mm256_shuffle_epi8(tb.hi, idx);
-  const __m256i u0 = _mm256_unpacklo_epi8(a, b), u1 = _mm256_unpackhi_epi8(a, b);
+  const __m256i high = _mm256_set1_epi16(int16_t(0xFF00));  // blend: high byte of each word from b
+  const __m256i u02 = _mm256_blendv_epi8(a, _mm256_slli_epi16(b, 8), high);
+  const __m256i u13 = _mm256_blendv_epi8(_mm256_srli_epi16(a, 8), b, high);
   const __m256i odd = _mm256_set1_epi32(int(0xFFFF0000u));
-  w[0] = _mm256_castsi256_ps(_mm256_slli_epi32(u0, 16));
-  w[1] = _mm256_castsi256_ps(_mm256_and_si256(u0, odd));
-  w[2] = _mm256_castsi256_ps(_mm256_slli_epi32(u1, 16));
-  w[3] = _mm256_castsi256_ps(_mm256_and_si256(u1, odd));
+  w[I0] = _mm256_castsi256_ps(_mm256_slli_epi32(u02, 16));
+  w[I1] = _mm256_castsi256_ps(_mm256_and_si256(u02, odd));
+  w[I2] = _mm256_castsi256_ps(_mm256_slli_epi32(u13, 16));
+  w[I3] = _mm256_castsi256_ps(_mm256_and_si256(u13, odd));
 }
 
-// One tile -> w[v] = unscaled values of inputs k0 + v for the tile's 8 channels.
-QK_FORCEINLINE void decode_tile(const uint8_t* tile, const Tables& tb, __m256* w) {
-  const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile));
+// One half tile (8 channels' words) -> w[v] = unscaled values of inputs k0 + v.
+QK_FORCEINLINE void decode_half(const uint8_t* half, const Tables& tb, __m256* w) {
+  const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(half));
   const __m256i nib = _mm256_set1_epi8(0x0F);
-  decode_codes(_mm256_and_si256(bytes, nib), tb, w);
-  decode_codes(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), nib), tb, w + 4);
+  decode_codes<0, 1, 4, 5>(_mm256_and_si256(bytes, nib), tb, w);
+  decode_codes<2, 3, 6, 7>(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), nib), tb, w);
 }
 
 // ---------------------------------------------------------------- GEMV
@@ -59,17 +69,19 @@ struct Avx2Ops {
 };
 using Chains = W4Chains<Avx2Ops>;
 
-// MR rows of one 8-channel strip over all of K. Each row sums a group in P partial vectors
-// (MR * P = 4 chains, enough to hide the FMA latency), then scales the sum once. One
-// strip at a time: sharing the x broadcasts between strips saves loads but costs
-// registers, and the spills cost more (16 ymm: 4 decode constants, 4 chains, temps).
+// MR rows of half h (channels 8h .. 8h + 7) of strip t over all of K. Each row sums a
+// group in P partial vectors (MR * P = 4 chains, enough to hide the FMA latency), then
+// scales the sum once. One half at a time: sharing the x broadcasts between halves saves
+// loads but costs registers, and the spills cost more (16 ymm: 5 decode constants, 4
+// chains, temps); the second half's pass reads the strip from L2.
 template <W4ScaleKind SK, bool Asym, int MR>
-void gemv_strip(const W4Weights& w, const Tables& tb, const float* x, int64_t ldx,
-                const float* xsum, int64_t ldxs, int64_t t, float* out, int64_t ldo) {
+void gemv_half(const W4Weights& w, const Tables& tb, const float* x, int64_t ldx,
+               const float* xsum, int64_t ldxs, int64_t t, int h, float* out, int64_t ldo) {
   constexpr int P = kW4ChainsPerRow<Avx2Ops, MR>;
   const __m256 mul256 = _mm256_set1_ps(256.0f * w.scale_mul);
   const int64_t group_chunks = w.group_chunks, groups = w.groups;
-  const uint8_t* tile = w.packed + t * w.k_chunks * kW4TileBytes;  // strip: contiguous along K
+  // the strip's tiles are contiguous along K; this half is bytes [32h, 32h + 32) of each
+  const uint8_t* tile = w.packed + t * w.k_chunks * kW4TileBytes + h * kHalfBytes;
   __m256 acc[MR];
   for (int i = 0; i < MR; ++i) acc[i] = _mm256_setzero_ps();
   for (int64_t g = 0; g < groups; ++g) {
@@ -79,13 +91,13 @@ void gemv_strip(const W4Weights& w, const Tables& tb, const float* x, int64_t ld
     for (int i = 0; i < MR; ++i) xr[i] = x + i * ldx + g * group_chunks * kW4TileK;
     for (int64_t c = 0; c < group_chunks; ++c, tile += kW4TileBytes) {
       __m256 wv[kW4TileK];
-      decode_tile(tile, tb, wv);
+      decode_half(tile, tb, wv);
       w4_fma_tile<MR, P>(ch, xr, wv, std::make_integer_sequence<int, kW4TileK>());
       for (int i = 0; i < MR; ++i) xr[i] += kW4TileK;
     }
-    const __m256 s = load_scales<SK>(scale_at(w, t, g, kScaleBytes<SK>), mul256);
+    const __m256 s = load_scales<SK>(scale_at(w, t, g, kScaleBytes<SK>) + h * kHalfN * kScaleBytes<SK>, mul256);
     __m256 zs = zero;
-    if constexpr (Asym) zs = _mm256_mul_ps(load_zero_offsets(w.zero + (t * w.groups + g) * kW4TileN), s);
+    if constexpr (Asym) zs = _mm256_mul_ps(load_zero_offsets(zero_at(w, t, g) + h * kHalfN), s);
     for (int i = 0; i < MR; ++i) {
       acc[i] = _mm256_fmadd_ps(w4_row_sum<P>(ch, i), s, acc[i]);
       if constexpr (Asym) acc[i] = _mm256_fmadd_ps(zs, _mm256_set1_ps(xsum[i * ldxs + g]), acc[i]);
@@ -94,21 +106,22 @@ void gemv_strip(const W4Weights& w, const Tables& tb, const float* x, int64_t ld
   for (int i = 0; i < MR; ++i) _mm256_storeu_ps(out + i * ldo, acc[i]);
 }
 
-// Rows 0..MR1-1, then MR1..MR1+MR2-1 (MR2 may be 0) of each strip: the strip's second
-// pass reads its tiles from L1.
+// Rows 0..MR1-1, then MR1..MR1+MR2-1 (MR2 may be 0) of each half strip: the second pass
+// reads its tiles from L1.
 template <W4ScaleKind SK, bool Asym>
 struct GemvRows {
   template <int MR1, int MR2>
   static void run(const W4Weights& w, const float* x, int64_t ldx, const float* xsum,
                   int64_t ldxs, int64_t t0, int64_t t1, float* out, int64_t ldo) {
     const Tables tb = make_tables(w);
-    for (int64_t t = t0; t < t1; ++t) {
-      float* o = out + (t - t0) * kW4TileN;
-      gemv_strip<SK, Asym, MR1>(w, tb, x, ldx, xsum, ldxs, t, o, ldo);
-      if constexpr (MR2 > 0)
-        gemv_strip<SK, Asym, MR2>(w, tb, x + MR1 * ldx, ldx, xsum + MR1 * ldxs, ldxs, t,
-                                  o + MR1 * ldo, ldo);
-    }
+    for (int64_t t = t0; t < t1; ++t)
+      for (int h = 0; h < 2; ++h) {
+        float* o = out + (t - t0) * kW4TileN + h * kHalfN;
+        gemv_half<SK, Asym, MR1>(w, tb, x, ldx, xsum, ldxs, t, h, o, ldo);
+        if constexpr (MR2 > 0)
+          gemv_half<SK, Asym, MR2>(w, tb, x + MR1 * ldx, ldx, xsum + MR1 * ldxs, ldxs, t, h,
+                                   o + MR1 * ldo, ldo);
+      }
   }
 };
 
@@ -127,24 +140,28 @@ void dequant_kind(const W4Weights& w, int64_t t0, int64_t ntiles, int64_t c0, in
   const __m256 mul256 = _mm256_set1_ps(256.0f * w.scale_mul);
   for (int64_t dt = 0; dt < ntiles; ++dt) {
     const int64_t t = t0 + dt;
-    float* strip = panel + (dt / 2) * nchunks * kW4TileK * kW4GemmNr + (dt % 2) * kW4TileN;
+    float* strip = panel + dt * nchunks * kW4TileK * kW4GemmNr;
     const uint8_t* tile = w.packed + (t * w.k_chunks + c0) * kW4TileBytes;
     int64_t g = c0 / w.group_chunks, left = 0;  // chunks left in group g
-    __m256 s = _mm256_setzero_ps(), off = _mm256_setzero_ps();
+    __m256 s[2] = {}, off[2] = {};             // per half
     for (int64_t dc = 0; dc < nchunks; ++dc, tile += kW4TileBytes) {
       if (left == 0) {  // entering a group: c0 + dc is its first chunk, or dc == 0
         left = (g + 1) * w.group_chunks - (c0 + dc);
-        s = load_scales<SK>(scale_at(w, t, g, kScaleBytes<SK>), mul256);
-        if constexpr (Asym) off = load_zero_offsets(w.zero + (t * w.groups + g) * kW4TileN);
+        for (int h = 0; h < 2; ++h) {
+          s[h] = load_scales<SK>(scale_at(w, t, g, kScaleBytes<SK>) + h * kHalfN * kScaleBytes<SK>, mul256);
+          if constexpr (Asym) off[h] = load_zero_offsets(zero_at(w, t, g) + h * kHalfN);
+        }
         ++g;
       }
       --left;
-      __m256 wv[kW4TileK];
-      decode_tile(tile, tb, wv);
-      for (int v = 0; v < kW4TileK; ++v) {
-        // (value + 8 - z) * s: the integer add is exact, so this rounds like the reference
-        const __m256 val = Asym ? _mm256_add_ps(wv[v], off) : wv[v];
-        _mm256_storeu_ps(strip + (dc * kW4TileK + v) * kW4GemmNr, _mm256_mul_ps(val, s));
+      for (int h = 0; h < 2; ++h) {
+        __m256 wv[kW4TileK];
+        decode_half(tile + h * kHalfBytes, tb, wv);
+        for (int v = 0; v < kW4TileK; ++v) {
+          // (value + 8 - z) * s: the integer add is exact, so this rounds like the reference
+          const __m256 val = Asym ? _mm256_add_ps(wv[v], off[h]) : wv[v];
+          _mm256_storeu_ps(strip + (dc * kW4TileK + v) * kW4GemmNr + h * kHalfN, _mm256_mul_ps(val, s[h]));
+        }
       }
     }
   }
@@ -199,7 +216,9 @@ void micro(const float* a, int64_t lda, const float* b, int64_t kc, float* c, in
 template <W4ScaleKind SK, bool Asym>
 void scales_kind(const W4Weights& w, int64_t t, int64_t g, float* out) {
   const __m256 mul256 = _mm256_set1_ps(256.0f * w.scale_mul);
-  _mm256_storeu_ps(out, load_scales<SK>(scale_at(w, t, g, kScaleBytes<SK>), mul256));
+  for (int h = 0; h < 2; ++h)
+    _mm256_storeu_ps(out + h * kHalfN,
+                     load_scales<SK>(scale_at(w, t, g, kScaleBytes<SK>) + h * kHalfN * kScaleBytes<SK>, mul256));
 }
 
 void gemv(const W4Weights& w, const float* x, int64_t ldx, const float* xsum, int64_t ldxs,

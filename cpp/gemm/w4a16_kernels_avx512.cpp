@@ -1,20 +1,23 @@
 // AVX-512 W4A16 kernels. Compiled with AVX2+FMA+F16C and AVX-512 F/BW/VL (the _avx512.cpp
 // suffix); entered only when active_isa() >= Isa::kAvx512 (pick_kernels).
 //
-// Same prepacked layout as the AVX2 level (qkern.cpu.w4.n8k8.v1, qkern/gemm.h): a zmm holds
-// two 8-channel strips, tiles t (bytes 0..31, lanes 0..7) and t + 1 (bytes 32..63, lanes
-// 8..15) at the same K chunk. The AVX2 decode (w4a16_kernels_avx2.cpp) works within 128-bit
-// lanes (PSHUFB, UNPCKLO/HI_EPI8), so run on 512 bits it decodes each 256-bit half exactly
-// as it decodes one tile there: w[v] = [strip t | strip t+1] unscaled values of input v,
-// 16 channels per op at the cost of 8. Scales and zero points come from the two strips'
-// 8-channel decoders (gemm/w4a16_x86.h) joined into one zmm, so values and rounding per
-// channel are those of the AVX2 level (same chains, same order of the sums).
+// Layout qkern.cpu.w4.n16k8.v2 (qkern/gemm.h): a tile is one zmm, 32-bit lane = channel,
+// nibble j of a lane holding input kNibbleInput[j] = 0 2 4 6 1 3 5 7. Shifting the tile
+// right by 4j puts inputs (2j, 2j + 1) in the low 4 bits of the lane's two 16-bit words,
+// and VPERMW (which reads only the low 5 bits of each index word) turns both into their
+// exact bf16 values in one op from a 32-entry table (entry i = value of code i & 15; bit 4
+// is the next nibble's low bit, hence the copy). Per tile (128 weights): 1 load, 3 shifts,
+// 4 VPERMW -> 4 vectors of bf16 word pairs, the operand VDPBF16PS takes; the same
+// instructions for INT4, E2M1 and asymmetric INT4 (docs/gemm.md: the prototype that chose
+// this decode). fp32 activations widen each pair into two fp32 vectors (shift, mask).
+// Scales and zero points: 16 channels at once, with the 8-channel decoders' formulas
+// (gemm/w4a16_x86.h), so every channel's values and rounding are those of the AVX2 level.
 //
 // Also compiled with -mavx512bf16: VDPBF16PS appears only in the bf16 GEMV (Bf16Ops) and
 // the bf16 GEMM (bf16_tile), which the table holds only where cpu_features().avx512bf16.
 //
-// AVX-512 here: the GEMVs (fp32 x and bf16 x) and the bf16 GEMM; the fp32 GEMM parts
-// (dequant, micro) and scales are the AVX2 entries.
+// AVX-512 here: the GEMVs (fp32 x and bf16 x), the bf16 GEMM and the scale decoder; the
+// fp32 GEMM parts (dequant, micro) are the AVX2 entries.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -27,201 +30,131 @@
 namespace qkern {
 namespace {
 
-struct Tables {
-  __m512i lo, hi;  // w4_byte_tables in all four 128-bit lanes
-  __m512i offset;  // FP4: (2 * value(code) + 12) * 4 per code (Bf16Ops), in all four lanes
-};
-
-Tables make_tables(const W4Weights& w) {
-  const W4ByteTables t = w4_byte_tables(w);
-  alignas(16) uint8_t offset[16];
-  for (int c = 0; c < 16; ++c) offset[c] = uint8_t((int(2.0f * bf16_to_f32(w.table[c])) + 12) * 4);
-  return {_mm512_broadcast_i32x4(t.lo), _mm512_broadcast_i32x4(t.hi),
-          _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(offset)))};
+// VPERMW table: word i = bf16 bits of table[i & 15].
+__m512i word_table(const W4Weights& w) {
+  alignas(64) uint16_t t[32];
+  for (int i = 0; i < 32; ++i) t[i] = w.table[i & 15];
+  return _mm512_load_si512(t);
 }
 
-// idx: one code per byte, [tile t | tile t+1] -> u[0..1]: the codes' bf16 bits as 16-bit
-// words, the 32-bit lane of a channel holding inputs (v, v + 1): u[0] v = 0, 1; u[1] v = 2, 3
-// (for the low nibbles; the high ones give v + 4), per gemm.h's tile order in each half.
-QK_FORCEINLINE void words(__m512i idx, const Tables& tb, __m512* u) {
-  const __m512i a = _mm512_shuffle_epi8(tb.lo, idx), b = _mm512_shuffle_epi8(tb.hi, idx);
-  u[0] = _mm512_castsi512_ps(_mm512_unpacklo_epi8(a, b));
-  u[1] = _mm512_castsi512_ps(_mm512_unpackhi_epi8(a, b));
-}
-
-// Tiles a (strip t) and b (strip t+1, or a again for a lone last strip) in one zmm.
-QK_FORCEINLINE __m512i load_pair(const uint8_t* a, const uint8_t* b) {
-  return _mm512_inserti64x4(
-      _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a))),
-      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)), 1);
-}
-
-// The pair's exact bf16 words: u[j] holds inputs (2j, 2j + 1) in each channel's lane.
-QK_FORCEINLINE void pair_words(const uint8_t* a, const uint8_t* b, const Tables& tb, __m512* u) {
-  const __m512i bytes = load_pair(a, b), nib = _mm512_set1_epi8(0x0F);
-  words(_mm512_and_si512(bytes, nib), tb, u);
-  words(_mm512_and_si512(_mm512_srli_epi16(bytes, 4), nib), tb, u + 2);
-}
-
-// The pair's unscaled fp32 values, w[v] = input v, v < 8: the even word of a lane by a
-// shift, the odd one by a mask.
-QK_FORCEINLINE void decode_pair(const uint8_t* a, const uint8_t* b, const Tables& tb, __m512* w) {
-  const __m512i odd = _mm512_set1_epi32(int(0xFFFF0000u));
-  __m512 u[4];
-  pair_words(a, b, tb, u);
-  for (int j = 0; j < 4; ++j) {
-    const __m512i uj = _mm512_castps_si512(u[j]);
-    w[2 * j] = _mm512_castsi512_ps(_mm512_slli_epi32(uj, 16));
-    w[2 * j + 1] = _mm512_castsi512_ps(_mm512_and_si512(uj, odd));
-  }
+// The tile's exact bf16 words: u[j] holds inputs (2j, 2j + 1) of each channel's lane.
+QK_FORCEINLINE void tile_words(const uint8_t* tile, __m512i table, __m512i* u) {
+  __m512i d = _mm512_loadu_si512(tile);
+  // One load into a register: otherwise GCC folds the load into each of the 3 shifts.
+  asm("" : "+v"(d));
+  u[0] = _mm512_permutexvar_epi16(d, table);
+  u[1] = _mm512_permutexvar_epi16(_mm512_srli_epi32(d, 4), table);
+  u[2] = _mm512_permutexvar_epi16(_mm512_srli_epi32(d, 8), table);
+  u[3] = _mm512_permutexvar_epi16(_mm512_srli_epi32(d, 12), table);
 }
 
 // The GEMV's arithmetic, two variants (Ops of W4Chains plus a tile decoder):
-//   Fp32Ops  x fp32 [mr][k_pad]; kInputs = 8 vectors per tile, one FMA each (as AVX2).
+//   Fp32Ops  x fp32 [mr][k_pad]; kInputs = 8 vectors per tile, one FMA each.
 //   Bf16Ops  x as bf16 pairs [mr][k_pad / 2] u32 (low half x[2j], high x[2j + 1]), exact
-//            only for bf16 activations; the decoded 16-bit words are bf16 (with an
-//            offset, see below), and word pair (v, v + 1) of a channel sits in one 32-bit
-//            lane, so VDPBF16PS adds x[2j] w[2j] + x[2j+1] w[2j+1] per lane: 4
-//            instructions per tile, no bf16 -> fp32 widening. Both products are exact in
-//            fp32; VDPBF16PS rounds to nearest even after each addition, treats bf16
-//            denormal inputs as 0 and flushes denormal results.
-// Register budget of the GEMV (32 zmm): 8 partial-sum chains and 8 row accumulators, the
-// decoded tile pair (4 or 8 vectors), the tables and a broadcast; rows per pass and
-// chains measured in docs/gemm.md.
+//            only for bf16 activations; word pair (2j, 2j + 1) of a channel sits in one
+//            32-bit lane, so VDPBF16PS adds x[2j] w[2j] + x[2j+1] w[2j+1] per lane: 4
+//            instructions per tile, no widening. Both products are exact in fp32 (the
+//            words are the exact code values); VDPBF16PS rounds to nearest even after
+//            each addition, treats bf16 denormal inputs as 0 and flushes denormal results.
+// Register budget of the GEMV (32 zmm): up to 8 partial-sum chains and 8 row accumulators,
+// the decoded tile (4 or 8 vectors), the table and a broadcast.
 constexpr int kAvx512Chains = 8;
-constexpr int kPrefetchBytes = 1024;  // software prefetch distance along a strip
 constexpr int kAvx512RowBlock = 8;
+// Chains per row at most: 4 hide the dot product's latency behind one tile's decode;
+// 8 (as for several rows) measured slower at one row, as the sums per group cost more.
+constexpr int kMaxChainsPerRow = 4;
+constexpr int kPrefetchBytes = 512;  // software prefetch distance along a strip
 
 struct Fp32Ops {
   using V = __m512;
   static constexpr int kChains = kAvx512Chains;
   static constexpr int kInputs = kW4TileK;
-  static constexpr float kCodeOffset = 0.0f;  // decoded value = table[code] exactly
-  static constexpr float kValueScale = 1.0f;
   static V zero() { return _mm512_setzero_ps(); }
   static V fmadd_bcast(const float* x, V w, V acc) {
     return _mm512_fmadd_ps(_mm512_set1_ps(*x), w, acc);
   }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
-  static void decode(const uint8_t* a, const uint8_t* b, const Tables& tb, V* w) {
-    decode_pair(a, b, tb, w);
+  // w[v] = unscaled fp32 values of input v: the even word of a lane by a shift, the odd
+  // one by a mask
+  static void decode(const uint8_t* tile, __m512i table, V* w) {
+    const __m512i odd = _mm512_set1_epi32(int(0xFFFF0000u));
+    __m512i u[4];
+    tile_words(tile, table, u);
+    for (int j = 0; j < 4; ++j) {
+      w[2 * j] = _mm512_castsi512_ps(_mm512_slli_epi32(u[j], 16));
+      w[2 * j + 1] = _mm512_castsi512_ps(_mm512_and_si512(u[j], odd));
+    }
   }
 };
 
-// x as bf16 pairs; the decoded words are bf16(base + byte(code) * step) with
-// byte(code) = q * value(code) + b0 an integer, made by UNPCKing a byte with the constant
-// high byte of bf16(base): exact, as base + b * step has at most 8 significant bits.
-//   INT4  base 128, step 1, byte = code (value code - 8: q = 1, b0 = 8): the masked
-//         nibbles themselves, no lookup;
-//   FP4   base 32, step 1, byte = 2 * e2m1(code) + 12 (q = 2, b0 = 12; 0..24) by a PSHUFB
-//         table (holding it times 4, the low byte of bf16(32 + b)).
-// 4 UNPCK (+ 2 PSHUFB for FP4) per tile pair instead of 4 PSHUFB + 4 UNPCK for exact table
-// words: ~25% faster hot on Zen 4. The dot product then is q * sum(value x) + kCodeOffset
-// * sum(x) (kCodeOffset = base + b0), so gemv_pair scales by kValueScale = 1 / q and takes
-// kCodeOffset * scale * (the group's sum of x) off per group.
-// Precision: every product is still exact and the group sum is in fp32, but its terms are
-// ~kCodeOffset |x| instead of |value x|, and its rounding error grows with them (~20x
-// for INT4's mean |c - 8| of 4; the products also overflow to inf for |x| above ~2e36). On
-// x = 10 randn + 5 (K = 8192, g128) the worst output error relative to max(|y|, 1) was
-// 1.1e-2 (INT4) against 3.7e-3 for the exact decode (the bf16 rounding of y) and 2.1 for
-// torch's bf16 linear on the bf16-rounded weight (docs/gemm.md). A smaller INT4 base (16: code << 3 by a
-// shift and a VPTERNLOG per half, 6e-3) measured 14% slower, so INT4 keeps 128; the FP4
-// table gets base 32 at no cost. An infinite x gives NaN (inf - inf) where the exact
-// decode may give +-inf.
-template <bool kLookup>
 struct Bf16Ops {
   using V = __m512;
   static constexpr int kChains = kAvx512Chains;
   static constexpr int kInputs = kW4TileK / 2;  // x pairs per tile
-  static constexpr float kCodeOffset = kLookup ? 44.0f : 136.0f;
-  static constexpr float kValueScale = kLookup ? 0.5f : 1.0f;
   static V zero() { return _mm512_setzero_ps(); }
-  static V fmadd_bcast(const float* x, V w, V acc) {  // x: one u32 bf16 pair
+  // x: one u32 bf16 pair, broadcast from memory inside the instruction ({1to16}): GCC
+  // does not fold _mm512_set1_epi32(*x) into it, and the separate broadcast costs an op
+  // per dot product.
+  static V fmadd_bcast(const float* x, V w, V acc) {
+#if defined(__GNUC__)
+    asm("vdpbf16ps %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*x));
+    return acc;
+#else
     return _mm512_dpbf16_ps(acc, (__m512bh)w, (__m512bh)_mm512_set1_ps(*x));
+#endif
   }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
-  // w[j]: 32-bit lane = the words of inputs (2j, 2j + 1) of the lane's channel, in the
-  // order words() gives
-  static void decode(const uint8_t* a, const uint8_t* b, const Tables& tb, V* w) {
-    const __m512i bytes = load_pair(a, b);
-    const __m512i nib = _mm512_set1_epi8(0x0F);
-    __m512i lo = _mm512_and_si512(bytes, nib);
-    __m512i hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), nib);
-    if constexpr (kLookup) lo = _mm512_shuffle_epi8(tb.offset, lo), hi = _mm512_shuffle_epi8(tb.offset, hi);
-    const __m512i high_byte = _mm512_set1_epi8(kLookup ? 0x42 : 0x43);  // bf16(32), bf16(128)
-    w[0] = _mm512_castsi512_ps(_mm512_unpacklo_epi8(lo, high_byte));
-    w[1] = _mm512_castsi512_ps(_mm512_unpackhi_epi8(lo, high_byte));
-    w[2] = _mm512_castsi512_ps(_mm512_unpacklo_epi8(hi, high_byte));
-    w[3] = _mm512_castsi512_ps(_mm512_unpackhi_epi8(hi, high_byte));
+  static void decode(const uint8_t* tile, __m512i table, V* w) {
+    tile_words(tile, table, reinterpret_cast<__m512i*>(w));
   }
 };
 
-QK_FORCEINLINE __m512 join(__m256 lo, __m256 hi) {
-  return _mm512_castpd_ps(
-      _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(lo)), _mm256_castps_pd(hi), 1));
-}
-
-// The 16 scales of two strips (8 at lo, 8 at hi) as fp32. E4M3 (NVFP4: a group is 2
-// tiles, so this runs once per 2 tile pairs) is decoded 16 at once by the 8-channel
-// decoder's method (gemm/w4a16_x86.h); the other kinds join two 8-channel decodes.
+// The 16 scales at p (scale_at) as fp32, the 8-channel decoders' formulas on 16 lanes;
+// mul256 = 256 * scale_mul (E4M3 only).
 template <W4ScaleKind SK>
-QK_FORCEINLINE __m512 load_scales16(const uint8_t* lo, const uint8_t* hi, __m256 mul256) {
-  if constexpr (SK == W4ScaleKind::kE4m3) {
-    const __m128i b = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(lo)),
-                                         _mm_loadl_epi64(reinterpret_cast<const __m128i*>(hi)));
-    const __m256i c = _mm256_cvtepu8_epi16(b);
+QK_FORCEINLINE __m512 load_scales16(const uint8_t* p, __m512 mul256) {
+  const __m128i b16 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));  // 16 bytes
+  if constexpr (SK == W4ScaleKind::kF32) {
+    return _mm512_loadu_ps(p);
+  } else if constexpr (SK == W4ScaleKind::kF16) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  } else if constexpr (SK == W4ScaleKind::kBF16) {
+    const __m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(h, 16));
+  } else if constexpr (SK == W4ScaleKind::kE8m0) {
+    const __m512i e = _mm512_cvtepu8_epi32(b16);
+    const __mmask16 edge = _mm512_cmpeq_epi32_mask(e, _mm512_setzero_si512()) |
+                           _mm512_cmpeq_epi32_mask(e, _mm512_set1_epi32(255));
+    const __m512i bits = _mm512_mask_or_epi32(_mm512_slli_epi32(e, 23), edge, _mm512_slli_epi32(e, 23),
+                                              _mm512_set1_epi32(0x00400000));
+    return _mm512_castsi512_ps(bits);
+  } else {
+    const __m256i c = _mm256_cvtepu8_epi16(b16);
     const __m256i mag = _mm256_and_si256(c, _mm256_set1_epi16(0x7F));
     const __m256i h = _mm256_or_si256(_mm256_slli_epi16(mag, 7),
                                       _mm256_slli_epi16(_mm256_and_si256(c, _mm256_set1_epi16(0x80)), 8));
     const __mmask16 nan = _mm256_cmpeq_epi16_mask(mag, _mm256_set1_epi16(0x7F));
-    const __m512 v = _mm512_mul_ps(_mm512_cvtph_ps(h), join(mul256, mul256));
+    const __m512 v = _mm512_mul_ps(_mm512_cvtph_ps(h), mul256);
     return _mm512_mask_mov_ps(v, nan, _mm512_castsi512_ps(_mm512_set1_epi32(-1)));
-  } else {
-    return join(load_scales<SK>(lo, mul256), load_scales<SK>(hi, mul256));
   }
 }
 
-// 8 - zero of the 16 channels of strips lo and hi in group g (INT4 asymmetric).
-QK_FORCEINLINE __m512 zero_offsets16(const W4Weights& w, int64_t lo, int64_t hi, int64_t g) {
-  return join(load_zero_offsets(w.zero + (lo * w.groups + g) * kW4TileN),
-              load_zero_offsets(w.zero + (hi * w.groups + g) * kW4TileN));
+// 8 - zero of the 16 channels at p (zero_at; INT4 asymmetric).
+QK_FORCEINLINE __m512 zero_offsets16(const uint8_t* p) {
+  const __m512i z = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm512_sub_ps(_mm512_set1_ps(8.0f), _mm512_cvtepi32_ps(z));
 }
 
-// U consecutive K chunks of the strip pair into the chains of rows 0..MR-1 (their x are
-// consecutive too, so input v of chunk u is input u * kInputs + v of one long tile);
-// advances the tile and x pointers.
-template <int U, int MR, int P, class Ops>
-QK_FORCEINLINE void steps(const uint8_t*& tile_lo, const uint8_t*& tile_hi, const Tables& tb,
-                          W4Chains<Ops>& ch, const float** xr) {
-  __m512 wv[U * Ops::kInputs];
-  // 1 KiB ahead in both strips: cold weights (streamed from DRAM, as in a decode step)
-  // 10-20% faster at one and two threads; hot ones unchanged (docs/gemm.md).
-  _mm_prefetch(reinterpret_cast<const char*>(tile_lo + kPrefetchBytes), _MM_HINT_T0);
-  _mm_prefetch(reinterpret_cast<const char*>(tile_hi + kPrefetchBytes), _MM_HINT_T0);
-  for (int u = 0; u < U; ++u)
-    Ops::decode(tile_lo + u * kW4TileBytes, tile_hi + u * kW4TileBytes, tb, wv + u * Ops::kInputs);
-  tile_lo += U * kW4TileBytes, tile_hi += U * kW4TileBytes;
-  w4_fma_tile<MR, P>(ch, xr, wv, std::make_integer_sequence<int, U * Ops::kInputs>());
-  for (int i = 0; i < MR; ++i) xr[i] += U * Ops::kInputs;
-}
-
-// MR rows of strips t and t + 1 (Pair; else strip t alone, in lanes 0..7) over all of K.
-// Each row sums a group in P partial vectors (MR * P <= 8 chains), then scales the sum
-// once, as the AVX2 strip kernel does.
-template <class Ops, W4ScaleKind SK, bool Asym, int MR, bool Pair>
-void gemv_pair(const W4Weights& w, const Tables& tb, const float* x, int64_t ldx,
-               const float* xsum, int64_t ldxs, int64_t t, float* out, int64_t ldo) {
-  // NVFP4's groups are 2 chunks: there, summing 8 chains per group costs more than the
-  // latency they hide (one row, one thread: 0.70 ms with 4 chains, 0.75-0.89 with 8).
-  constexpr int P = SK == W4ScaleKind::kE4m3 ? std::min(4, kW4ChainsPerRow<Ops, MR>)
-                                             : kW4ChainsPerRow<Ops, MR>;
-  // Chunks per step: enough inputs to feed all P chains of a row (bf16, one row: 2).
-  constexpr int U = P > Ops::kInputs ? P / Ops::kInputs : 1;
-  const __m256 mul256 = _mm256_set1_ps(256.0f * w.scale_mul);
+// MR rows of strip t over all of K. Each row sums a group in P partial vectors (MR * P <=
+// 8 chains), then scales the sum once, as the AVX2 kernel does per half strip.
+template <class Ops, W4ScaleKind SK, bool Asym, int MR>
+void gemv_strip(const W4Weights& w, __m512i table, const float* x, int64_t ldx,
+                const float* xsum, int64_t ldxs, int64_t t, float* out, int64_t ldo) {
+  constexpr int P = std::min(kMaxChainsPerRow, kW4ChainsPerRow<Ops, MR>);
+  static_assert(P <= Ops::kInputs, "one tile per step feeds every chain");
+  const __m512 mul256 = _mm512_set1_ps(256.0f * w.scale_mul);
   const int64_t group_chunks = w.group_chunks, groups = w.groups;
-  const int64_t t_hi = Pair ? t + 1 : t;
-  const uint8_t* tile_lo = w.packed + t * w.k_chunks * kW4TileBytes;  // contiguous along K
-  const uint8_t* tile_hi = w.packed + t_hi * w.k_chunks * kW4TileBytes;
+  const uint8_t* tile = w.packed + t * w.k_chunks * kW4TileBytes;  // contiguous along K
   __m512 acc[MR];
   for (int i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
   for (int64_t g = 0; g < groups; ++g) {
@@ -229,57 +162,41 @@ void gemv_pair(const W4Weights& w, const Tables& tb, const float* x, int64_t ldx
     W4Chains<Ops> ch{zero, zero, zero, zero, zero, zero, zero, zero};
     const float* xr[MR];  // this chunk's x (Ops::kInputs words per tile), one pointer per row
     for (int i = 0; i < MR; ++i) xr[i] = x + i * ldx + g * group_chunks * Ops::kInputs;
-    int64_t c = 0;
-    for (; c + U <= group_chunks; c += U) steps<U, MR, P>(tile_lo, tile_hi, tb, ch, xr);
-    if constexpr (U > 1)
-      for (; c < group_chunks; ++c) steps<1, MR, P>(tile_lo, tile_hi, tb, ch, xr);
-    __m512 s = load_scales16<SK>(scale_at(w, t, g, kScaleBytes<SK>),
-                                 scale_at(w, t_hi, g, kScaleBytes<SK>), mul256);
-    if constexpr (Ops::kValueScale != 1.0f) s = _mm512_mul_ps(s, _mm512_set1_ps(Ops::kValueScale));
-    // x-sum term per channel: (8 - zero - kCodeOffset) * scale (zero 8 where symmetric)
-    constexpr bool kXsumTerm = Asym || Ops::kCodeOffset != 0.0f;
+    for (int64_t c = 0; c < group_chunks; ++c, tile += kW4TileBytes) {
+      // Cold weights (streamed from DRAM, as in a decode step) are 10-20% faster with a
+      // software prefetch at one and two threads; hot ones unchanged (docs/gemm.md).
+      _mm_prefetch(reinterpret_cast<const char*>(tile + kPrefetchBytes), _MM_HINT_T0);
+      __m512 wv[Ops::kInputs];
+      Ops::decode(tile, table, wv);
+      w4_fma_tile<MR, P>(ch, xr, wv, std::make_integer_sequence<int, Ops::kInputs>());
+      for (int i = 0; i < MR; ++i) xr[i] += Ops::kInputs;
+    }
+    const __m512 s = load_scales16<SK>(scale_at(w, t, g, kScaleBytes<SK>), mul256);
     __m512 zs = zero;
-    if constexpr (Asym)
-      zs = zero_offsets16(w, t, t_hi, g);
-    if constexpr (Ops::kCodeOffset != 0.0f) zs = _mm512_sub_ps(zs, _mm512_set1_ps(Ops::kCodeOffset));
-    if constexpr (kXsumTerm) zs = _mm512_mul_ps(zs, s);
+    if constexpr (Asym) zs = _mm512_mul_ps(zero_offsets16(zero_at(w, t, g)), s);
     for (int i = 0; i < MR; ++i) {
       acc[i] = _mm512_fmadd_ps(w4_row_sum<P>(ch, i), s, acc[i]);
-      if constexpr (kXsumTerm) acc[i] = _mm512_fmadd_ps(zs, _mm512_set1_ps(xsum[i * ldxs + g]), acc[i]);
+      if constexpr (Asym) acc[i] = _mm512_fmadd_ps(zs, _mm512_set1_ps(xsum[i * ldxs + g]), acc[i]);
     }
   }
-  for (int i = 0; i < MR; ++i) {
-    if constexpr (Pair) _mm512_storeu_ps(out + i * ldo, acc[i]);
-    else _mm256_storeu_ps(out + i * ldo, _mm512_castps512_ps256(acc[i]));
-  }
+  for (int i = 0; i < MR; ++i) _mm512_storeu_ps(out + i * ldo, acc[i]);
 }
 
-// Rows 0..MR1-1, then MR1..MR1+MR2-1 of each pair of strips (the second pass reads the
-// pair's tiles from L1); an odd last strip alone.
+// Rows 0..MR1-1, then MR1..MR1+MR2-1 of each strip (the second pass reads the strip's
+// tiles from L1).
 template <class Ops, W4ScaleKind SK, bool Asym>
 struct GemvRows {
-  template <int MR, bool Pair>
-  static void strips(const W4Weights& w, const Tables& tb, const float* x, int64_t ldx,
-                     const float* xsum, int64_t ldxs, int64_t t, float* o, int64_t ldo, int r0) {
-    gemv_pair<Ops, SK, Asym, MR, Pair>(w, tb, x + r0 * ldx, ldx, xsum + r0 * ldxs, ldxs, t,
-                                  o + r0 * ldo, ldo);
-  }
-
-  template <int MR1, int MR2, bool Pair>
-  static void both(const W4Weights& w, const Tables& tb, const float* x, int64_t ldx,
-                   const float* xsum, int64_t ldxs, int64_t t, float* o, int64_t ldo) {
-    strips<MR1, Pair>(w, tb, x, ldx, xsum, ldxs, t, o, ldo, 0);
-    if constexpr (MR2 > 0) strips<MR2, Pair>(w, tb, x, ldx, xsum, ldxs, t, o, ldo, MR1);
-  }
-
   template <int MR1, int MR2>
   static void run(const W4Weights& w, const float* x, int64_t ldx, const float* xsum,
                   int64_t ldxs, int64_t t0, int64_t t1, float* out, int64_t ldo) {
-    const Tables tb = make_tables(w);
-    int64_t t = t0;
-    for (; t + 2 <= t1; t += 2)
-      both<MR1, MR2, true>(w, tb, x, ldx, xsum, ldxs, t, out + (t - t0) * kW4TileN, ldo);
-    if (t < t1) both<MR1, MR2, false>(w, tb, x, ldx, xsum, ldxs, t, out + (t - t0) * kW4TileN, ldo);
+    const __m512i table = word_table(w);
+    for (int64_t t = t0; t < t1; ++t) {
+      float* o = out + (t - t0) * kW4TileN;
+      gemv_strip<Ops, SK, Asym, MR1>(w, table, x, ldx, xsum, ldxs, t, o, ldo);
+      if constexpr (MR2 > 0)
+        gemv_strip<Ops, SK, Asym, MR2>(w, table, x + MR1 * ldx, ldx, xsum + MR1 * ldxs, ldxs, t,
+                                       o + MR1 * ldo, ldo);
+    }
   }
 };
 
@@ -299,20 +216,26 @@ struct Gemv {
 
 void gemv_bf16(const W4Weights& w, const uint32_t* x, int64_t ldx, const float* xsum,
                int64_t ldxs, int mr, int64_t t0, int64_t t1, float* out, int64_t ldo) {
-  const float* xf = reinterpret_cast<const float*>(x);
-  if (w4_is_int4(w))
-    Gemv<Bf16Ops<false>>::run(w, xf, ldx, xsum, ldxs, mr, t0, t1, out, ldo);
-  else
-    Gemv<Bf16Ops<true>>::run(w, xf, ldx, xsum, ldxs, mr, t0, t1, out, ldo);
+  Gemv<Bf16Ops>::run(w, reinterpret_cast<const float*>(x), ldx, xsum, ldxs, mr, t0, t1, out, ldo);
+}
+
+template <W4ScaleKind SK, bool Asym>
+void scales_kind(const W4Weights& w, int64_t t, int64_t g, float* out) {
+  _mm512_storeu_ps(out, load_scales16<SK>(scale_at(w, t, g, kScaleBytes<SK>),
+                                          _mm512_set1_ps(256.0f * w.scale_mul)));
+}
+
+void scales(const W4Weights& w, int64_t t, int64_t g, float* out) {
+  QK_W4_DISPATCH(w, scales_kind, w, t, g, out)
 }
 
 // ---------------------------------------------------------------- bf16 GEMM
 //
-// One work item: rows [0, m) of x (bf16 pairs) times the 16 or 32 channels of tiles
-// [t0, t0 + ntiles) (ntiles 2 or 4) over all of K. K is walked in chunks of whole scale
+// One work item: rows [0, m) of x (bf16 pairs) times the 16 or 32 channels of strips
+// [t0, t0 + ntiles) (ntiles 1 or 2) over all of K. K is walked in chunks of whole scale
 // groups (kW4Bf16GemmChunkK inputs, or one group if larger). Per chunk the tiles are
 // decoded once into a panel of exact bf16 words, [k pair][32 channels] u32 (the word
-// pairs of words(), unscaled: value = table[code]), and the chunk's scales (and zero
+// pairs of tile_words(), unscaled: value = table[code]), and the chunk's scales (and zero
 // terms) into [group][32] fp32; then row blocks of kBf16GemmMr rows run the register tile:
 // per group, chains[r][b] += VDPBF16PS(panel word, x pair) over the group's k pairs, then
 // acc[r][b] += chains * scale (+ (8 - zero) * scale * sum of x), the same per-group
@@ -323,31 +246,29 @@ void gemv_bf16(const W4Weights& w, const uint32_t* x, int64_t ldx, const float* 
 constexpr int kBf16GemmMr = 6;       // rows per register tile: 12 chains + 12 accumulators
 constexpr int64_t kBf16GemmChunkK = 256;
 
-// Decodes the chunk [c0, c0 + nchunks) of tiles t0 .. t0 + ntiles - 1 (ntiles = 2 * NB)
-// into panel [nchunks * 4][NB * 16] and groups [g0, g0 + ng) of their scales into
-// scale [ng][NB * 16] (and zs, asymmetric only: (8 - zero) * scale).
+// Decodes the chunk [c0, c0 + nchunks) of strips t0 .. t0 + nb - 1 into panel
+// [nchunks * 4][nb * 16] and groups [g0, g0 + ng) of their scales into scale
+// [ng][nb * 16] (and zs, asymmetric only: (8 - zero) * scale).
 template <W4ScaleKind SK, bool Asym>
 void bf16_panel_kind(const W4Weights& w, int64_t t0, int nb, int64_t c0, int64_t nchunks,
                      int64_t g0, int64_t ng, uint32_t* panel, float* scale, float* zs) {
-  const Tables tb = make_tables(w);
-  const __m256 mul256 = _mm256_set1_ps(256.0f * w.scale_mul);
-  const int width = nb * 16;
+  const __m512i table = word_table(w);
+  const __m512 mul256 = _mm512_set1_ps(256.0f * w.scale_mul);
+  const int width = nb * kW4TileN;
   for (int b = 0; b < nb; ++b) {
-    const int64_t t = t0 + 2 * b;
-    const uint8_t* lo = w.packed + (t * w.k_chunks + c0) * kW4TileBytes;
-    const uint8_t* hi = w.packed + ((t + 1) * w.k_chunks + c0) * kW4TileBytes;
+    const int64_t t = t0 + b;
+    const uint8_t* tile = w.packed + (t * w.k_chunks + c0) * kW4TileBytes;
     for (int64_t c = 0; c < nchunks; ++c) {
-      __m512 u[4];
-      pair_words(lo + c * kW4TileBytes, hi + c * kW4TileBytes, tb, u);
-      for (int j = 0; j < 4; ++j) _mm512_storeu_ps(panel + (c * 4 + j) * width + b * 16, u[j]);
+      __m512i u[4];
+      tile_words(tile + c * kW4TileBytes, table, u);
+      for (int j = 0; j < 4; ++j) _mm512_storeu_si512(panel + (c * 4 + j) * width + b * kW4TileN, u[j]);
     }
     for (int64_t g = 0; g < ng; ++g) {
-      const __m512 sv = load_scales16<SK>(scale_at(w, t, g0 + g, kScaleBytes<SK>),
-                                          scale_at(w, t + 1, g0 + g, kScaleBytes<SK>), mul256);
-      _mm512_storeu_ps(scale + g * width + b * 16, sv);
+      const __m512 sv = load_scales16<SK>(scale_at(w, t, g0 + g, kScaleBytes<SK>), mul256);
+      _mm512_storeu_ps(scale + g * width + b * kW4TileN, sv);
       if constexpr (Asym)
-        _mm512_storeu_ps(zs + g * width + b * 16,
-                         _mm512_mul_ps(zero_offsets16(w, t, t + 1, g0 + g), sv));
+        _mm512_storeu_ps(zs + g * width + b * kW4TileN,
+                         _mm512_mul_ps(zero_offsets16(zero_at(w, t, g0 + g)), sv));
     }
   }
 }
@@ -444,7 +365,7 @@ void bf16_panel(const W4Weights& w, int64_t t0, int nb, int64_t c0, int64_t nchu
 
 void gemm_bf16(const W4Weights& w, const uint32_t* x, int64_t ldx, const float* xsum,
                int64_t ldxs, int64_t m, int64_t t0, int64_t ntiles, float* out, int64_t ldo) {
-  const int nb = int(ntiles / 2);
+  const int nb = int(ntiles);
   const int64_t group_pairs = w.group_chunks * 4;
   const int64_t chunk_groups = std::max<int64_t>(1, kBf16GemmChunkK / (w.group_chunks * kW4TileK));
   thread_local std::vector<uint32_t> panel;
@@ -477,7 +398,7 @@ void gemm_bf16(const W4Weights& w, const uint32_t* x, int64_t ldx, const float* 
 const W4Kernels& w4_kernels_avx512() {
   const W4Kernels& avx2 = w4_kernels_avx2();
   const bool bf16 = cpu_features().avx512bf16;
-  static const W4Kernels k{Gemv<Fp32Ops>::run, avx2.dequant, avx2.micro, avx2.scales,
+  static const W4Kernels k{Gemv<Fp32Ops>::run, avx2.dequant, avx2.micro, scales,
                            bf16 ? gemv_bf16 : nullptr, bf16 ? gemm_bf16 : nullptr};
   return k;
 }

@@ -1,19 +1,22 @@
 // Portable W4A16 kernels: plain C++ over the shared codecs, the same blocking as the AVX2
 // level (per-group partial sums in the GEMV, scaled fp32 panels in the GEMM) so that the
 // tests of both levels exercise one driver.
+#include <cstring>
+
 #include "gemm/w4a16_kernels.h"
 
 namespace qkern {
 namespace {
 
-// The 64 values of tile (t, c), unscaled: vals[v][lane] = table[code(8t + lane, 8c + v)].
+// The 128 values of tile (t, c), unscaled: vals[v][lane] = table[code(16t + lane, 8c + v)].
 void decode_tile(const W4Weights& w, int64_t t, int64_t c, float vals[kW4TileK][kW4TileN]) {
   const uint8_t* tile = w.packed + (t * w.k_chunks + c) * kW4TileBytes;
-  for (int v = 0; v < kW4TileK; ++v)
-    for (int lane = 0; lane < kW4TileN; ++lane) {
-      uint8_t code = (tile[w4_tile_byte(v, lane)] >> (4 * w4_tile_nibble(v))) & 0xF;
-      vals[v][lane] = bf16_to_f32(w.table[code]);
-    }
+  for (int lane = 0; lane < kW4TileN; ++lane) {
+    uint32_t word;  // little-endian, as every x86 and Arm host
+    std::memcpy(&word, tile + 4 * lane, 4);
+    for (int v = 0; v < kW4TileK; ++v)
+      vals[v][lane] = bf16_to_f32(w.table[(word >> (4 * w4_tile_nibble(v))) & 0xF]);
+  }
 }
 
 void scales(const W4Weights& w, int64_t t, int64_t g, float* out) {
@@ -54,14 +57,14 @@ void dequant(const W4Weights& w, int64_t t0, int64_t ntiles, int64_t c0, int64_t
              float* panel) {
   float vals[kW4TileK][kW4TileN];
   for (int64_t dt = 0; dt < ntiles; ++dt) {
-    float* strip = panel + (dt / 2) * nchunks * kW4TileK * 16 + (dt % 2) * kW4TileN;
+    float* strip = panel + dt * nchunks * kW4TileK * kW4GemmNr;
     for (int64_t dc = 0; dc < nchunks; ++dc) {
       const int64_t t = t0 + dt, c = c0 + dc, g = c / w.group_chunks;
       decode_tile(w, t, c, vals);
       for (int lane = 0; lane < kW4TileN; ++lane) {
         const float s = w4_scale(w, t, g, lane), off = w4_zero_offset(w, t, g, lane);
         for (int v = 0; v < kW4TileK; ++v)
-          strip[(dc * kW4TileK + v) * 16 + lane] = (vals[v][lane] + off) * s;
+          strip[(dc * kW4TileK + v) * kW4GemmNr + lane] = (vals[v][lane] + off) * s;
       }
     }
   }
@@ -70,12 +73,12 @@ void dequant(const W4Weights& w, int64_t t0, int64_t ntiles, int64_t c0, int64_t
 void micro(const float* a, int64_t lda, const float* b, int64_t kc, float* c, int64_t ldc, int mr,
            bool accumulate) {
   for (int i = 0; i < mr; ++i) {
-    float acc[16] = {};
+    float acc[kW4GemmNr] = {};
     for (int64_t k = 0; k < kc; ++k) {
       const float av = a[i * lda + k];
-      for (int j = 0; j < 16; ++j) acc[j] += av * b[k * 16 + j];
+      for (int j = 0; j < kW4GemmNr; ++j) acc[j] += av * b[k * kW4GemmNr + j];
     }
-    for (int j = 0; j < 16; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[j] : acc[j];
+    for (int j = 0; j < kW4GemmNr; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[j] : acc[j];
   }
 }
 

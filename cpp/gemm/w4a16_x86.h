@@ -72,8 +72,12 @@ QK_FORCEINLINE __m256 load_zero_offsets(const uint8_t* p) {
   return _mm256_sub_ps(_mm256_set1_ps(8.0f), _mm256_cvtepi32_ps(z));
 }
 
+// The 16 scales (of `bytes` bytes each) and zero points of strip t in group g.
 QK_FORCEINLINE const uint8_t* scale_at(const W4Weights& w, int64_t t, int64_t g, int bytes) {
   return w.scale + (t * w.groups + g) * kW4TileN * bytes;
+}
+QK_FORCEINLINE const uint8_t* zero_at(const W4Weights& w, int64_t t, int64_t g) {
+  return w.zero + (t * w.groups + g) * kW4TileN;
 }
 
 // Up to eight fp32 vectors of partial sums, named rather than an array: GCC keeps vector

@@ -6,24 +6,26 @@
 // the prepacked layouts' arithmetic and the tile heuristics, as pure functions that the
 // tests call through the bindings.
 //
-// Prepacked CPU layout, tag kW4CpuLayoutTag ("qkern.cpu.w4.n8k8.v1"). A canonical weight
+// Prepacked CPU layout, tag kW4CpuLayoutTag ("qkern.cpu.w4.n16k8.v2"). A canonical weight
 // qdata [N, K/2] (element 2j low nibble), scale [N, K/G], zero [N, K/G] becomes:
-//   packed  u8 [Np/8][Kp/8][32]   one 32-byte tile holds 8 output channels x 8 input
-//                                  channels; tiles of one 8-channel strip are contiguous
+//   packed  u8 [Np/16][Kp/8][64]  one 64-byte tile holds 16 output channels x 8 input
+//                                  channels; tiles of one 16-channel strip are contiguous
 //                                  along K, so the GEMV streams each strip once.
-//   scale   [Np/8][groups][8]     the 8 channels' scales of a group side by side (one
+//   scale   [Np/16][groups][16]   the 16 channels' scales of a group side by side (one
 //                                  vector load), still in the canonical encoding (INT4:
 //                                  f32/f16/bf16; MXFP4: E8M0 bytes; NVFP4: E4M3 bytes)
-//   zero    u8 [Np/8][groups][8]  INT4 asymmetric only
+//   zero    u8 [Np/16][groups][16] INT4 asymmetric only
 // Np = N rounded up to kW4CpuAlignN, Kp = K rounded up to kW4TileK (only per-channel INT4
 // can have K % 8 != 0). Padding codes decode to 0 (INT4: 8 with zero 8; E2M1: 0) and
 // padding scales are finite, so padded rows/columns contribute exact zeros.
-// Inside a tile, element (n = n0 + lane, k = k0 + v), lane and v in 0..7, is the nibble
-// w4_tile_nibble(v) of byte w4_tile_byte(v, lane). This order is what the AVX2 decoder
-// produces with two PSHUFB lookups and two UNPCKs per 32 codes and no shuffle of its own
-// (cpp/gemm/w4a16_kernels_avx2.cpp): low nibbles give v = 0..3, high nibbles v = 4..7;
-// UNPCKLO_EPI8 pairs bytes 0..7 and 16..23 of the vector into 16-bit words, UNPCKHI bytes
-// 8..15 and 24..31, and the even / odd word of each 32-bit lane give consecutive v.
+// Inside a tile, the little-endian 32-bit word `lane` (bytes 4 lane .. 4 lane + 3) holds the
+// 8 codes of channel n0 + lane: input k0 + v in nibble w4_tile_nibble(v) (bits 4p..4p+3),
+// i.e. nibbles 0..7 = inputs 0 2 4 6 1 3 5 7. So (word >> 4j) has inputs 2j and 2j + 1 in
+// the low bits of its two 16-bit halves: the AVX-512 decoder turns a whole tile into the
+// bf16 word pairs VDPBF16PS takes with 3 shifts and 4 VPERMW from a table of each code's
+// exact bf16 value, one kernel for INT4 and E2M1 (cpp/gemm/w4a16_kernels_avx512.cpp); AVX2
+// reads the tile as two halves of 8 channels (w4a16_kernels_avx2.cpp). Every lane is one
+// channel, so nothing in a decode crosses channels.
 // Act-order (GPTQ g_idx): packed column k' is column perm[k'] of the canonical weight and
 // of x, with perm a stable argsort of g_idx, so that every group is contiguous.
 #pragma once
@@ -35,16 +37,14 @@
 
 namespace qkern {
 
-constexpr const char* kW4CpuLayoutTag = "qkern.cpu.w4.n8k8.v1";
-constexpr int kW4TileN = 8;                        // output channels per tile (one fp32 AVX2 vector)
+constexpr const char* kW4CpuLayoutTag = "qkern.cpu.w4.n16k8.v2";
+constexpr int kW4TileN = 16;                       // output channels per tile (one fp32 zmm)
 constexpr int kW4TileK = 8;                        // input channels per tile
-constexpr int kW4TileBytes = kW4TileN * kW4TileK / 2;  // 32: one AVX2 load
-constexpr int kW4CpuAlignN = 16;                   // N padding: GEMM panels are 2 tiles wide
+constexpr int kW4TileBytes = kW4TileN * kW4TileK / 2;  // 64: one cache line, one zmm load
+constexpr int kW4CpuAlignN = kW4TileN;
 
-QK_HOST_DEVICE constexpr int w4_tile_byte(int v, int lane) {
-  return (lane & 3) * 2 + (lane >> 2) * 16 + (v & 1) + ((v >> 1) & 1) * 8;
-}
-QK_HOST_DEVICE constexpr int w4_tile_nibble(int v) { return v >> 2; }  // 0 low, 1 high
+// Nibble of a channel's 32-bit word that holds input v (0..7) of the tile.
+QK_HOST_DEVICE constexpr int w4_tile_nibble(int v) { return (v >> 1) + 4 * (v & 1); }
 
 QK_HOST_DEVICE constexpr int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -114,8 +114,8 @@ struct W4A16Params {
 // 6.8 ms at m = 8, GEMV 7.9 ms vs GEMM 7.0 ms at m = 10.
 constexpr int kW4GemvMaxM = 8;
 constexpr int kW4GemvRowBlock = 4;
-constexpr int kW4GemmMr = 6;    // GEMM register tile: 6 rows x 16 columns (12 accumulators)
-constexpr int kW4GemmNr = 16;
+constexpr int kW4GemmMr = 6;    // GEMM register tile: 6 rows x 16 columns (12 ymm accumulators)
+constexpr int kW4GemmNr = kW4TileN;  // the dequantized panel is one strip wide
 
 struct W4CpuPlan {
   bool gemv;        // GEMV kernel (m <= kW4GemvMaxM) or GEMM

@@ -22,13 +22,14 @@ Ops (torch.ops.qkern.*):
                          Tensor? global_scale, Tensor? perm, Tensor? bias, str fmt,
                          str layout, int n, int k) -> Tensor
 
-Layout (cpp/include/qkern/gemm.h, docs/gemm.md): tag ``qkern.cpu.w4.n8k8.v1``; packed
-uint8 [Np/8, Kp/8, 32] (8 output x 8 input channels per 32-byte tile), scale and zero
-[Np/8, groups, 8] in their canonical encodings; act-order weights carry ``perm`` (int32 [K],
+Layout (cpp/include/qkern/gemm.h, docs/gemm.md): tag ``qkern.cpu.w4.n16k8.v2``; packed
+uint8 [Np/16, Kp/8, 64] (16 output x 8 input channels per 64-byte tile, one 32-bit word per
+channel), scale and zero [Np/16, groups, 16] in their canonical encodings; act-order weights carry ``perm`` (int32 [K],
 a stable argsort of g_idx): packed column k' is column perm[k'] of the canonical weight.
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Tuple, Union
@@ -180,6 +181,8 @@ def _check_perm(perm, k: int, device) -> None:
 
 def _as_rows(x: torch.Tensor, k: int) -> Tuple[torch.Tensor, int]:
     """x [..., K] -> ([M, K] with unit column stride, row stride in elements)."""
+    if x.dim() == 2 and x.is_contiguous():  # the common case, without the view's cost
+        return x, k
     x2 = x.reshape(-1, k)
     if x2.stride(-1) != 1 or (x2.shape[0] > 1 and x2.stride(0) < k):
         x2 = x2.contiguous()
@@ -189,7 +192,16 @@ def _as_rows(x: torch.Tensor, k: int) -> Tuple[torch.Tensor, int]:
 # ----------------------------------------------------------------------------- prepack op
 
 
-def _prepacked_shapes(n: int, k: int, block: int) -> dict:
+def _prepacked_shapes(n: int, k: int, block: int) -> Dict[str, Tuple[int, int, int]]:
+    """Shapes of the CPU layout's packed and scale (and zero) tensors; read-only, cached (a
+    call per linear op) for plain ints (symbolic sizes under torch.compile go uncached)."""
+    if type(n) is int and type(k) is int and type(block) is int:
+        return _prepacked_shapes_cached(n, k, block)
+    return _prepacked_shapes_cached.__wrapped__(n, k, block)
+
+
+@functools.lru_cache(maxsize=1024)
+def _prepacked_shapes_cached(n: int, k: int, block: int) -> Dict[str, Tuple[int, int, int]]:
     s = _C.w4a16_cpu_shape(n, k, block)
     tiles = s["n_pad"] // _TILE_N
     return {"packed": (tiles, s["k_pad"] // _TILE_K, _TILE_BYTES), "scale": (tiles, s["groups"], _TILE_N)}
@@ -299,7 +311,7 @@ def _linear_prepacked_cpu(x, packed, scale, zero, global_scale, perm, bias, fmt,
                         packed.data_ptr(), scale.data_ptr(), dtype_code(scale.dtype),
                         data_ptr(zero), data_ptr(global_scale), data_ptr(bias), y.data_ptr(), n,
                         ws.data_ptr())
-    return y.reshape(*x.shape[:-1], n)
+    return y if x.dim() == 2 else y.reshape(*x.shape[:-1], n)
 
 
 def _linear_prepacked_cuda(x, packed, scale, zero, global_scale, perm, bias, fmt, layout, n, k):
