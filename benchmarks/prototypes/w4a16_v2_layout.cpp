@@ -1,5 +1,5 @@
-// Prototype microbenchmark (not part of the library; the next step of issue 5, see
-// docs/gemm.md "Next: a shuffle-free AVX-512 layout"): W4A16 GEMV at M = 1, qkern's current
+// Prototype microbenchmark (not part of the library; the evidence behind the CPU layout
+// v2, docs/gemm.md "How the v2 layout was chosen"): W4A16 GEMV at M = 1, qkern's former
 // AVX-512 bf16 layout (v1, n8k8 tiles, two strips per zmm, UNPCK decode) against a
 // shuffle-free layout (v2: n16k8 tiles, one channel's 8 codes per 32-bit lane, nibbles in
 // order c0 c2 c4 c6 c1 c3 c5 c7) decoded by shift + VPTERNLOG (offset words, as v1) or by
