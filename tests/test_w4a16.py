@@ -125,11 +125,12 @@ def test_act_order(cpu_isa, sym, m):
     z = q.zero[:, g_idx.long()].float() if q.zero is not None else 8.0
     torch.testing.assert_close(dequantize_weight(q, g_idx),
                                (codes - z) * q.scale[:, g_idx.long()].float(), rtol=0, atol=0)
-    x = torch.randn(m, k).bfloat16()
-    check_linear(x, q, g_idx=g_idx, what="canonical + g_idx")
     p = ops.prepack(q, g_idx=g_idx)
     assert p.perm is not None and p.perm.dtype == torch.int32
-    check_linear(x, q, g_idx=g_idx, y=ops.w4a16_linear(x, p), what="prepacked act-order")
+    for dtype in DTYPES:  # the x gather through perm in each dtype's conversion
+        x = torch.randn(m, k).to(dtype)
+        check_linear(x, q, g_idx=g_idx, what=f"canonical + g_idx {dtype}")
+        check_linear(x, q, g_idx=g_idx, y=ops.w4a16_linear(x, p), what=f"prepacked act-order {dtype}")
 
 
 def test_prepacked_layout_bit_exact():
@@ -170,7 +171,8 @@ def assert_same_bits(a: torch.Tensor, b: torch.Tensor) -> None:
 
 
 def test_scale_decoders_every_code(cpu_isa):
-    """The kernels' scale decoders (SIMD on avx2) against the codecs, on every code."""
+    """The kernels' scale decoders (8 lanes on avx2, 16 on avx512) against the codecs, on
+    every code (256 codes: a whole number of 16-channel strips; n = 17 below pads)."""
     codes = torch.arange(256, dtype=torch.uint8)
     assert_same_bits(decode_scales(formats.MXFP4(), codes), reference.e8m0_to_f32(codes))
     d = 0.0123456789
@@ -184,6 +186,7 @@ def test_scale_decoders_every_code(cpu_isa):
         assert_same_bits(decode_scales(formats.INT4(32), halves.view(dtype)), halves.view(dtype).float())
     f32 = torch.randn(1024) * 1e3
     assert_same_bits(decode_scales(formats.INT4(32), f32), f32)
+    assert_same_bits(decode_scales(formats.MXFP4(), codes[100:117]), reference.e8m0_to_f32(codes[100:117]))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)

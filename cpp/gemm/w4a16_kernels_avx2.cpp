@@ -8,7 +8,7 @@
 // value's bf16 bits; a shift and a byte blend join the two bytes of an input into a 16-bit
 // word inside the channel's lane (two inputs per lane), and a shift (even word) and a mask
 // (odd word) make fp32. Per 64 weights: 1 load, 3 ops to split nibbles, 4 PSHUFB,
-// 4 shifts + 4 blends, 8 shift/mask: 23 ops for 8 vectors, no int->float conversion, the
+// 4 shifts + 4 blends, 8 shift/mask: 24 ops for 8 vectors (v1's layout took 20), no int->float conversion, the
 // same for INT4, E2M1 and asymmetric INT4, and nothing crosses a lane.
 //
 // Scale decoders: gemm/w4a16_x86.h.
@@ -71,9 +71,10 @@ using Chains = W4Chains<Avx2Ops>;
 
 // MR rows of half h (channels 8h .. 8h + 7) of strip t over all of K. Each row sums a
 // group in P partial vectors (MR * P = 4 chains, enough to hide the FMA latency), then
-// scales the sum once. One half at a time: sharing the x broadcasts between halves saves
-// loads but costs registers, and the spills cost more (16 ymm: 5 decode constants, 4
-// chains, temps); the second half's pass reads the strip from L2.
+// scales the sum once. One half at a time: sharing the x broadcasts between the two
+// 8-channel strips of the v1 layout saved loads but cost registers, and the spills cost
+// more (16 ymm: 4 decode constants then, 5 now, 4 chains, temps); the second half's pass reads the
+// strip from L2.
 template <W4ScaleKind SK, bool Asym, int MR>
 void gemv_half(const W4Weights& w, const Tables& tb, const float* x, int64_t ldx,
                const float* xsum, int64_t ldxs, int64_t t, int h, float* out, int64_t ldo) {

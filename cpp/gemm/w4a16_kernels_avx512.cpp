@@ -2,7 +2,7 @@
 // suffix); entered only when active_isa() >= Isa::kAvx512 (pick_kernels).
 //
 // Layout qkern.cpu.w4.n16k8.v2 (qkern/gemm.h): a tile is one zmm, 32-bit lane = channel,
-// nibble j of a lane holding input kNibbleInput[j] = 0 2 4 6 1 3 5 7. Shifting the tile
+// input v in nibble w4_tile_nibble(v) of the lane (nibbles 0..7 = inputs 0 2 4 6 1 3 5 7). Shifting the tile
 // right by 4j puts inputs (2j, 2j + 1) in the low 4 bits of the lane's two 16-bit words,
 // and VPERMW (which reads only the low 5 bits of each index word) turns both into their
 // exact bf16 values in one op from a 32-entry table (entry i = value of code i & 15; bit 4
@@ -40,8 +40,10 @@ __m512i word_table(const W4Weights& w) {
 // The tile's exact bf16 words: u[j] holds inputs (2j, 2j + 1) of each channel's lane.
 QK_FORCEINLINE void tile_words(const uint8_t* tile, __m512i table, __m512i* u) {
   __m512i d = _mm512_loadu_si512(tile);
+#if defined(__GNUC__)
   // One load into a register: otherwise GCC folds the load into each of the 3 shifts.
   asm("" : "+v"(d));
+#endif
   u[0] = _mm512_permutexvar_epi16(d, table);
   u[1] = _mm512_permutexvar_epi16(_mm512_srli_epi32(d, 4), table);
   u[2] = _mm512_permutexvar_epi16(_mm512_srli_epi32(d, 8), table);
@@ -60,8 +62,9 @@ QK_FORCEINLINE void tile_words(const uint8_t* tile, __m512i table, __m512i* u) {
 // the decoded tile (4 or 8 vectors), the table and a broadcast.
 constexpr int kAvx512Chains = 8;
 constexpr int kAvx512RowBlock = 8;
-// Chains per row at most: 4 hide the dot product's latency behind one tile's decode;
-// 8 (as for several rows) measured slower at one row, as the sums per group cost more.
+// Chains per row at most: 4 hide the dot product's latency behind one tile's decode; 8
+// (two tiles per step) was slower at one row in the layout's prototype
+// (benchmarks/prototypes/w4a16_v2_layout.cpp, its c8u2 against c4u1 variants).
 constexpr int kMaxChainsPerRow = 4;
 constexpr int kPrefetchBytes = 512;  // software prefetch distance along a strip
 
@@ -380,7 +383,7 @@ void gemm_bf16(const W4Weights& w, const uint32_t* x, int64_t ldx, const float* 
     for (int64_t i = 0; i < m; i += kBf16GemmMr) {
       const int mr = int(std::min<int64_t>(kBf16GemmMr, m - i));
       const uint32_t* xi = x + i * ldx + g0 * group_pairs;
-      const float* xs = xsum + i * ldxs + g0;
+      const float* xs = xsum ? xsum + i * ldxs + g0 : nullptr;
       float* o = out + i * ldo;
       const float* z = w.zero ? zs.data() : nullptr;
       if (nb == 2)

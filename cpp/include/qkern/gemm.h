@@ -97,7 +97,7 @@ struct W4A16Params {
   const uint8_t* zero;     // INT4 asymmetric, else null
   const float* global_scale;  // NVFP4 two-level: [1], else null
   const void* bias;        // [n] or null
-  void* y;                 // [m, n], row stride y_stride (elements)
+  void* y;                 // [m, n], row stride y_stride (elements); must not overlap x
   int64_t y_stride;
   float* workspace;        // CPU: w4a16_cpu_workspace_floats(...) fp32 elements
 };
@@ -126,8 +126,8 @@ struct W4CpuPlan {
 };
 
 // Workspace (fp32 elements) the caller allocates: x converted to fp32 in packed column
-// order, [m][k_pad], then the per-group sums of x, [m][groups] (zero points, and decodes
-// that add a constant to every code: cpp/gemm/w4a16_kernels_avx512.cpp).
+// order, [m][k_pad], then the per-group sums of x, [m][groups] (for zero points). The bf16
+// kernels may leave it unused (they read bf16 x in place: cpp/gemm/w4a16.cpp).
 QK_HOST_DEVICE inline int64_t w4a16_cpu_workspace_floats(int64_t m, const W4CpuShape& s) {
   return m * (s.k_pad + s.groups);
 }

@@ -32,7 +32,8 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass, replace
-from typing import Dict, List, Optional, Tuple, Union
+from types import MappingProxyType
+from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 
@@ -192,7 +193,7 @@ def _as_rows(x: torch.Tensor, k: int) -> Tuple[torch.Tensor, int]:
 # ----------------------------------------------------------------------------- prepack op
 
 
-def _prepacked_shapes(n: int, k: int, block: int) -> Dict[str, Tuple[int, int, int]]:
+def _prepacked_shapes(n: int, k: int, block: int) -> Mapping[str, Tuple[int, int, int]]:
     """Shapes of the CPU layout's packed and scale (and zero) tensors; read-only, cached (a
     call per linear op) for plain ints (symbolic sizes under torch.compile go uncached)."""
     if type(n) is int and type(k) is int and type(block) is int:
@@ -201,10 +202,11 @@ def _prepacked_shapes(n: int, k: int, block: int) -> Dict[str, Tuple[int, int, i
 
 
 @functools.lru_cache(maxsize=1024)
-def _prepacked_shapes_cached(n: int, k: int, block: int) -> Dict[str, Tuple[int, int, int]]:
+def _prepacked_shapes_cached(n: int, k: int, block: int) -> Mapping[str, Tuple[int, int, int]]:
     s = _C.w4a16_cpu_shape(n, k, block)
     tiles = s["n_pad"] // _TILE_N
-    return {"packed": (tiles, s["k_pad"] // _TILE_K, _TILE_BYTES), "scale": (tiles, s["groups"], _TILE_N)}
+    return MappingProxyType({"packed": (tiles, s["k_pad"] // _TILE_K, _TILE_BYTES),
+                             "scale": (tiles, s["groups"], _TILE_N)})
 
 
 def _prepack_checks(qdata, scale, zero, global_scale, perm, fmt: str):
