@@ -17,20 +17,6 @@ namespace qkern {
 namespace {
 
 template <DType T>
-using DTypeTag = std::integral_constant<DType, T>;
-
-// Calls fn(DTypeTag<t>{}) for the float dtypes f32/f16/bf16, so that the element type is
-// a compile-time constant in the vector loops.
-template <class Fn>
-QK_FORCEINLINE void dispatch_float_dtype(DType t, Fn&& fn) {
-  switch (t) {
-    case DType::kF16: fn(DTypeTag<DType::kF16>{}); break;
-    case DType::kBF16: fn(DTypeTag<DType::kBF16>{}); break;
-    default: fn(DTypeTag<DType::kF32>{}); break;
-  }
-}
-
-template <DType T>
 constexpr int kElemBytes = T == DType::kF32 ? 4 : 2;
 
 template <DType T, class P>

@@ -5,12 +5,11 @@
 
 #include <algorithm>
 #include <cstring>
-#include <type_traits>
 #include <vector>
 
 #include "common/cpu_features.h"
 #include "common/parallel.h"
-#include "formats/row_kernels.h"  // load_one / store_one: scalar element conversions
+#include "qkern/elements.h"
 #include "gemm/w4a16_kernels.h"
 
 namespace qkern {
@@ -81,20 +80,9 @@ struct XRows {
   int64_t ld_sum;
 };
 
-// f(std::integral_constant<DType, t>): the element conversions of qkern/elements.h with a
-// compile-time dtype fold their switch away, so the loops in f vectorize.
-template <class F>
-void with_float_dtype(DType t, F&& f) {
-  switch (t) {
-    case DType::kF16: return f(std::integral_constant<DType, DType::kF16>());
-    case DType::kBF16: return f(std::integral_constant<DType, DType::kBF16>());
-    default: return f(std::integral_constant<DType, DType::kF32>());
-  }
-}
-
 // dst[j] = x[perm[j]] (or x[j] without act-order) in fp32, j < k.
 void row_to_f32(const void* x, DType t, const int32_t* perm, int64_t k, float* dst) {
-  with_float_dtype(t, [&](auto T) {
+  dispatch_float_dtype(t, [&](auto T) {
     if (perm)
       for (int64_t j = 0; j < k; ++j) dst[j] = load_one(x, T, perm[j]);
     else
@@ -150,7 +138,7 @@ XRows prepare_x(const W4A16Params& p, const W4CpuShape& s, bool bf16, bool sums)
 void store_rows(const W4A16Params& p, const float* acc, int64_t ldacc, int64_t m0, int64_t m1,
                 int64_t n0, int64_t cols) {
   const int esize = dtype_size(p.x_dtype);
-  with_float_dtype(p.x_dtype, [&](auto T) {
+  dispatch_float_dtype(p.x_dtype, [&](auto T) {
     for (int64_t i = m0; i < m1; ++i) {
       const float* a = acc + (i - m0) * ldacc;
       void* row = static_cast<char*>(p.y) + (i * p.y_stride + n0) * esize;

@@ -58,6 +58,15 @@ QK_FORCEINLINE void decode_half(const uint8_t* half, const Tables& tb, __m256* w
   decode_codes<2, 3, 6, 7>(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), nib), tb, w);
 }
 
+// The 8 scales (fp32) and the 8 zero offsets (8 - zero) of half h of strip t in group g.
+template <W4ScaleKind SK>
+QK_FORCEINLINE __m256 half_scales(const W4Weights& w, int64_t t, int64_t g, int h, __m256 mul256) {
+  return load_scales<SK>(scale_at(w, t, g, kScaleBytes<SK>) + h * kHalfN * kScaleBytes<SK>, mul256);
+}
+QK_FORCEINLINE __m256 half_zero_offsets(const W4Weights& w, int64_t t, int64_t g, int h) {
+  return load_zero_offsets(zero_at(w, t, g) + h * kHalfN);
+}
+
 // ---------------------------------------------------------------- GEMV
 
 struct Avx2Ops {
@@ -96,9 +105,9 @@ void gemv_half(const W4Weights& w, const Tables& tb, const float* x, int64_t ldx
       w4_fma_tile<MR, P>(ch, xr, wv, std::make_integer_sequence<int, kW4TileK>());
       for (int i = 0; i < MR; ++i) xr[i] += kW4TileK;
     }
-    const __m256 s = load_scales<SK>(scale_at(w, t, g, kScaleBytes<SK>) + h * kHalfN * kScaleBytes<SK>, mul256);
+    const __m256 s = half_scales<SK>(w, t, g, h, mul256);
     __m256 zs = zero;
-    if constexpr (Asym) zs = _mm256_mul_ps(load_zero_offsets(zero_at(w, t, g) + h * kHalfN), s);
+    if constexpr (Asym) zs = _mm256_mul_ps(half_zero_offsets(w, t, g, h), s);
     for (int i = 0; i < MR; ++i) {
       acc[i] = _mm256_fmadd_ps(w4_row_sum<P>(ch, i), s, acc[i]);
       if constexpr (Asym) acc[i] = _mm256_fmadd_ps(zs, _mm256_set1_ps(xsum[i * ldxs + g]), acc[i]);
@@ -149,8 +158,8 @@ void dequant_kind(const W4Weights& w, int64_t t0, int64_t ntiles, int64_t c0, in
       if (left == 0) {  // entering a group: c0 + dc is its first chunk, or dc == 0
         left = (g + 1) * w.group_chunks - (c0 + dc);
         for (int h = 0; h < 2; ++h) {
-          s[h] = load_scales<SK>(scale_at(w, t, g, kScaleBytes<SK>) + h * kHalfN * kScaleBytes<SK>, mul256);
-          if constexpr (Asym) off[h] = load_zero_offsets(zero_at(w, t, g) + h * kHalfN);
+          s[h] = half_scales<SK>(w, t, g, h, mul256);
+          if constexpr (Asym) off[h] = half_zero_offsets(w, t, g, h);
         }
         ++g;
       }
@@ -218,8 +227,7 @@ template <W4ScaleKind SK, bool Asym>
 void scales_kind(const W4Weights& w, int64_t t, int64_t g, float* out) {
   const __m256 mul256 = _mm256_set1_ps(256.0f * w.scale_mul);
   for (int h = 0; h < 2; ++h)
-    _mm256_storeu_ps(out + h * kHalfN,
-                     load_scales<SK>(scale_at(w, t, g, kScaleBytes<SK>) + h * kHalfN * kScaleBytes<SK>, mul256));
+    _mm256_storeu_ps(out + h * kHalfN, half_scales<SK>(w, t, g, h, mul256));
 }
 
 void gemv(const W4Weights& w, const float* x, int64_t ldx, const float* xsum, int64_t ldxs,

@@ -116,7 +116,6 @@ struct Bf16Ops {
 // mul256 = 256 * scale_mul (E4M3 only).
 template <W4ScaleKind SK>
 QK_FORCEINLINE __m512 load_scales16(const uint8_t* p, __m512 mul256) {
-  const __m128i b16 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));  // 16 bytes
   if constexpr (SK == W4ScaleKind::kF32) {
     return _mm512_loadu_ps(p);
   } else if constexpr (SK == W4ScaleKind::kF16) {
@@ -125,14 +124,13 @@ QK_FORCEINLINE __m512 load_scales16(const uint8_t* p, __m512 mul256) {
     const __m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
     return _mm512_castsi512_ps(_mm512_slli_epi32(h, 16));
   } else if constexpr (SK == W4ScaleKind::kE8m0) {
-    const __m512i e = _mm512_cvtepu8_epi32(b16);
+    const __m512i e = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     const __mmask16 edge = _mm512_cmpeq_epi32_mask(e, _mm512_setzero_si512()) |
                            _mm512_cmpeq_epi32_mask(e, _mm512_set1_epi32(255));
-    const __m512i bits = _mm512_mask_or_epi32(_mm512_slli_epi32(e, 23), edge, _mm512_slli_epi32(e, 23),
-                                              _mm512_set1_epi32(0x00400000));
-    return _mm512_castsi512_ps(bits);
+    const __m512i bits = _mm512_slli_epi32(e, 23);
+    return _mm512_castsi512_ps(_mm512_mask_or_epi32(bits, edge, bits, _mm512_set1_epi32(0x00400000)));
   } else {
-    const __m256i c = _mm256_cvtepu8_epi16(b16);
+    const __m256i c = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     const __m256i mag = _mm256_and_si256(c, _mm256_set1_epi16(0x7F));
     const __m256i h = _mm256_or_si256(_mm256_slli_epi16(mag, 7),
                                       _mm256_slli_epi16(_mm256_and_si256(c, _mm256_set1_epi16(0x80)), 8));

@@ -6,15 +6,13 @@
 
 #include "cuda/common/launch_error.h"
 #include "qkern/dtype.h"
+#include "qkern/elements.h"
 #include "qkern/formats.h"
 #include "qkern/status.h"
 
 namespace qkern {
 
-template <DType kT>
-struct DTypeTag {
-  static constexpr DType value = kT;
-};
+// DTypeTag (qkern/elements.h, shared with the CPU kernels): DType as a type, ::value.
 template <FormatKind kK>
 struct KindTag {
   static constexpr FormatKind value = kK;
