@@ -43,7 +43,8 @@ from .._ext import data_ptr, dtype_code
 from ..formats import INT4, MXFP4, NVFP4, Format, parse
 from ..tensor import QuantizedTensor
 from ..reference import linear_reference
-from ._registry import register
+from ._registry import direct_cpu, register
+from ._scratch import cpu_scratch
 from .formats import _check_dequantize
 from .gemm_cuda import CUDA_LAYOUT, check_cuda_weight, cuda_prepack, cuda_shapes, run_w4a16
 
@@ -306,7 +307,7 @@ def _linear_prepacked_cpu(x, packed, scale, zero, global_scale, perm, bias, fmt,
     m = x2.shape[0]
     y = x.new_empty((m, n))
     if m and n:
-        ws = torch.empty(_C.w4a16_cpu_workspace_floats(m, n, k, block), dtype=torch.float32)
+        ws = cpu_scratch("w4a16_workspace", _C.w4a16_cpu_workspace_floats(m, n, k, block))
         # positional: keyword parsing of 20 arguments costs more than the checks above
         _C.w4a16_linear(f.kind, block, getattr(f, "symmetric", True), f.has_global_scale, m, n, k,
                         x2.data_ptr(), x_stride, dtype_code(x.dtype), data_ptr(perm),
@@ -454,11 +455,13 @@ def w4a16_linear(x: torch.Tensor, weight: Union[QuantizedTensor, PrepackedWeight
                              f"'{weight.layout}'), but x is on {x.device}; prepack the canonical "
                              f"weight with qkern.ops.prepack(weight, '{x.device.type}')")
         n, k = weight.shape
-        return torch.ops.qkern.w4a16_linear_prepacked(
-            x, weight.packed, weight.scale, weight.zero, weight.global_scale, weight.perm, bias,
-            weight.fmt.spec, weight.layout, n, k)
+        direct = direct_cpu(x, weight.scale, weight.global_scale, bias)
+        op = _linear_prepacked_cpu if direct else torch.ops.qkern.w4a16_linear_prepacked
+        return op(x, weight.packed, weight.scale, weight.zero, weight.global_scale, weight.perm,
+                  bias, weight.fmt.spec, weight.layout, n, k)
     if isinstance(weight, QuantizedTensor):
-        return torch.ops.qkern.w4a16_linear(x, weight.qdata, weight.scale, weight.zero,
-                                            weight.global_scale, g_idx, bias, weight.fmt.spec)
+        op = _linear_cpu if direct_cpu(x, weight.scale, weight.global_scale, bias) else torch.ops.qkern.w4a16_linear
+        return op(x, weight.qdata, weight.scale, weight.zero, weight.global_scale, g_idx, bias,
+                  weight.fmt.spec)
     raise TypeError(f"weight: expected a qkern.QuantizedTensor or qkern.ops.PrepackedWeight, got "
                     f"{type(weight).__name__}")

@@ -20,7 +20,6 @@ tests pass qkern._C_sim).
 from __future__ import annotations
 
 import math
-import threading
 import weakref
 from typing import List, Optional, Union
 
@@ -31,7 +30,8 @@ from .._checks import FLOAT_DTYPES, check_tensor
 from .._ext import data_ptr, dtype_code
 from ..formats import MXFP4, NVFP4, Format, parse
 from ..tensor import QuantizedTensor
-from ._registry import cuda_impl, register
+from ._registry import cuda_impl, direct_cpu, register
+from ._scratch import cpu_scratch
 from .formats import _check_block_shape
 
 __all__ = ["hadamard", "hadamard_", "hadamard_quantize"]
@@ -286,20 +286,6 @@ def _hadamard_quantize_reference(x, fmt: str, signs, swizzle_scales: bool, globa
     return out
 
 
-# The CPU's NVFP4 kept-rows workspace (at most 16 MiB, qkern/hadamard's
-# kKeepRotatedMaxBytes), one per calling thread, kept between calls: a fresh allocation of
-# that size often comes back from the OS unmapped, and its page faults would cost as much
-# as the second rotation it saves.
-_kept_rows = threading.local()
-
-
-def _kept_rows_buffer(numel: int) -> torch.Tensor:
-    buf = getattr(_kept_rows, "buf", None)
-    if buf is None or buf.numel() < numel:
-        buf = _kept_rows.buf = torch.empty(numel, dtype=torch.float32)
-    return buf
-
-
 def run_hadamard_quantize(module, x, f: Format, signs, swizzle_scales: bool, stream: int = 0,
                           workspace_rows: Optional[int] = None,
                           global_scale: Optional[float] = None) -> List[torch.Tensor]:
@@ -321,7 +307,7 @@ def run_hadamard_quantize(module, x, f: Format, signs, swizzle_scales: bool, str
             ws_rows = query(x2.shape[0], n, f.has_global_scale and not static)
             if workspace_rows is not None:
                 ws_rows = min(ws_rows, workspace_rows)
-            ws = _kept_rows_buffer(ws_rows * n) if ws_rows else None
+            ws = cpu_scratch("hadamard_kept_rows", ws_rows * n) if ws_rows else None
         else:
             ws, ws_rows = _workspace(module, x2.shape[0], n, x.device, workspace_rows)
         module.hadamard_quantize(**_kernel_args(x2, n, None, signs, False), kind=f.kind,
@@ -364,14 +350,16 @@ def hadamard(x: torch.Tensor, scale: Optional[float] = None, *, signs: Optional[
     ``transpose`` applies the transpose y = x H^T diag(signs) * scale, which inverts the
     normalised forward. Differentiable (the backward is the transpose).
     """
-    return torch.ops.qkern.hadamard(x, scale, signs, transpose)
+    op = _hadamard_cpu if direct_cpu(x, signs) else torch.ops.qkern.hadamard
+    return op(x, scale, signs, transpose)
 
 
 def hadamard_(x: torch.Tensor, scale: Optional[float] = None, *, signs: Optional[torch.Tensor] = None,
               transpose: bool = False) -> torch.Tensor:
     """In-place ``hadamard``: overwrites x (contiguous last dim, uniform row stride) and
     returns it. Not differentiable."""
-    torch.ops.qkern.hadamard_(x, scale, signs, transpose)
+    op = _hadamard_inplace_cpu if direct_cpu(x, signs) else torch.ops.qkern.hadamard_
+    op(x, scale, signs, transpose)
     return x
 
 
@@ -395,7 +383,8 @@ def hadamard_quantize(x: torch.Tensor, fmt: Union[Format, str], *, signs: Option
     f = parse(fmt)
     if global_scale is not None:
         global_scale = float(global_scale)
-    out = torch.ops.qkern.hadamard_quantize(x, f.spec, signs, swizzle_scales, global_scale)
+    op = _hadamard_quantize_cpu if direct_cpu(x, signs) else torch.ops.qkern.hadamard_quantize
+    out = op(x, f.spec, signs, swizzle_scales, global_scale)
     zero = out[2] if f.has_zero else None
     gscale = out[-1] if f.has_global_scale else None
     return QuantizedTensor(qdata=out[0], scale=out[1], fmt=f, zero=zero, global_scale=gscale)
