@@ -10,7 +10,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import qkern
-from qkern.ops import _registry, gemm
+from qkern.ops import _registry, formats, gemm
 
 had_ops = importlib.import_module("qkern.ops.hadamard")  # qkern.ops.hadamard is also the function
 direct_cpu = _registry.direct_cpu
@@ -75,10 +75,14 @@ def _calls():
         (lambda: qkern.ops.hadamard_(x.clone(), signs=signs), "qkern.hadamard_", had_ops, "_hadamard_inplace_cpu"),
         (lambda: qkern.ops.hadamard_quantize(x, "nvfp4", signs=signs).qdata, "qkern.hadamard_quantize",
          had_ops, "_hadamard_quantize_cpu"),
+        (lambda: qkern.ops.quantize(x, "int4:g32:asym").zero, "qkern.quantize", formats, "_quantize_cpu"),
+        (lambda: qkern.ops.dequantize(q, torch.bfloat16), "qkern.dequantize", formats, "_dequantize_cpu"),
+        (lambda: qkern.ops.dequantize(q, out=torch.empty(24, 256)), "qkern.dequantize_into", formats,
+         "_dequantize_into_cpu"),
     ]
 
 
-@pytest.mark.parametrize("case", range(5))
+@pytest.mark.parametrize("case", range(8))
 def test_direct_and_dispatched_paths_agree(case, monkeypatch):
     call, op_name, module, impl_name = _calls()[case]
     impl = getattr(module, impl_name)

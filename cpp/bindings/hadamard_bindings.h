@@ -4,7 +4,8 @@
 // `workspace_rows` (an fp32 buffer for rows too long for shared memory; see
 // cuda/hadamard/hadamard.h; ignored by the CPU) and `stream` (a cudaStream_t as an
 // integer; ignored by the CPU and the emulator), so the Python layer calls every backend
-// the same way.
+// the same way. Both start with the same 8 arguments (rows .. scale), and the Python layer
+// passes them by position (pybind11's keyword matching costs ~3 us a call).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -35,17 +36,17 @@ inline HadamardParams make_hadamard_params(int64_t rows, int64_t n, uintptr_t x,
 template <class HFn, class QFn, class Detail>
 void def_hadamard_ops(py::module_& m, HFn hfn, QFn qfn, Detail detail) {
   m.def("hadamard",
-        [=](int64_t rows, int64_t n, uintptr_t x, int64_t x_row_stride, int x_dtype, uintptr_t out,
-            int64_t out_row_stride, int out_dtype, uintptr_t mix_codes, uintptr_t signs, bool signs_after,
-            float scale, uintptr_t workspace, int64_t workspace_rows, uintptr_t stream) {
+        [=](int64_t rows, int64_t n, uintptr_t x, int64_t x_row_stride, int x_dtype, uintptr_t mix_codes,
+            uintptr_t signs, float scale, uintptr_t out, int64_t out_row_stride, int out_dtype, bool signs_after,
+            uintptr_t workspace, int64_t workspace_rows, uintptr_t stream) {
           const HadamardParams p = make_hadamard_params(rows, n, x, x_row_stride, x_dtype, out, out_row_stride,
                                                         out_dtype, mix_codes, signs, signs_after, scale);
           run_kernel("hadamard", [&] { return hfn(p, ptr<float>(workspace), workspace_rows, stream); },
                      detail);
         },
         py::arg("rows"), py::arg("n"), py::arg("x"), py::arg("x_row_stride"), py::arg("x_dtype"),
-        py::arg("out"), py::arg("out_row_stride"), py::arg("out_dtype"), py::arg("mix_codes"),
-        py::arg("signs"), py::arg("signs_after"), py::arg("scale"), py::arg("workspace") = uintptr_t(0),
+        py::arg("mix_codes"), py::arg("signs"), py::arg("scale"), py::arg("out"), py::arg("out_row_stride"),
+        py::arg("out_dtype"), py::arg("signs_after"), py::arg("workspace") = uintptr_t(0),
         py::arg("workspace_rows") = int64_t(0), py::arg("stream") = uintptr_t(0));
 
   m.def("hadamard_quantize",

@@ -54,7 +54,8 @@ class Format:
         return False
 
     def kernel_flags(self) -> dict:
-        """The flags of the C++ FormatSpec (qkern/formats.h), as binding keyword args."""
+        """The flags of the C++ FormatSpec (qkern/formats.h), as binding keyword args, in the
+        bindings' order (after kind and block)."""
         return dict(symmetric=getattr(self, "symmetric", True),
                     rceil=getattr(self, "scale_rule", "floor") == "rceil",
                     global_scale=self.has_global_scale)

@@ -18,7 +18,7 @@ from .._checks import FLOAT_DTYPES, check_float_dtype, check_shape, check_tensor
 from .._ext import data_ptr, dtype_code
 from ..formats import Format, parse, qdata_dtype
 from ..tensor import QuantizedTensor
-from ._registry import cuda_impl, register
+from ._registry import cuda_impl, direct_cpu, register
 
 # ----------------------------------------------------------------------------- checks
 
@@ -98,10 +98,11 @@ def run_quantize(module, x: torch.Tensor, f: Format, stream: int = 0) -> List[to
     if x.numel():
         zero = out[2] if f.has_zero else None
         gscale = out[-1] if f.has_global_scale else None
-        module.quantize(kind=f.kind, block=f.block_size(cols), **f.kernel_flags(), rows=x.numel() // cols,
-                        cols=cols, x=x.data_ptr(), x_dtype=dtype_code(x.dtype), qdata=out[0].data_ptr(),
-                        scale=out[1].data_ptr(), scale_dtype=dtype_code(out[1].dtype),
-                        zero=data_ptr(zero), global_scale_out=data_ptr(gscale), stream=stream)
+        # by position, in the binding's order (cpp/bindings/format_bindings.h): keyword
+        # matching costs ~2 us a call
+        module.quantize(f.kind, f.block_size(cols), *f.kernel_flags().values(), x.numel() // cols, cols,
+                        x.data_ptr(), dtype_code(x.dtype), out[0].data_ptr(), out[1].data_ptr(),
+                        dtype_code(out[1].dtype), data_ptr(zero), data_ptr(gscale), stream)
     return out
 
 
@@ -138,11 +139,9 @@ def run_dequantize(module, qdata, scale, zero, global_scale, f: Format, dtype, s
         out = qdata.new_empty(shape, dtype=dtype)
     if out.numel():
         cols = shape[-1]
-        module.dequantize(kind=f.kind, block=f.block_size(cols), **f.kernel_flags(), rows=out.numel() // cols,
-                          cols=cols, qdata=qdata.data_ptr(), scale=scale.data_ptr(),
-                          scale_dtype=dtype_code(scale.dtype), zero=data_ptr(zero),
-                          global_scale_in=data_ptr(global_scale), out=out.data_ptr(),
-                          out_dtype=dtype_code(dtype), stream=stream)
+        module.dequantize(f.kind, f.block_size(cols), *f.kernel_flags().values(), out.numel() // cols, cols,
+                          qdata.data_ptr(), scale.data_ptr(), dtype_code(scale.dtype), data_ptr(zero),
+                          data_ptr(global_scale), out.data_ptr(), dtype_code(dtype), stream)
     return out
 
 
@@ -207,7 +206,8 @@ def quantize(x: torch.Tensor, fmt: Union[Format, str]) -> QuantizedTensor:
     f = parse(fmt)
     if not isinstance(x, torch.Tensor):  # before the dispatcher, which would say "list"
         raise TypeError(f"x: expected a torch.Tensor, got {type(x).__name__}")
-    out = torch.ops.qkern.quantize(x, f.spec)
+    op = _quantize_cpu if direct_cpu(x) else torch.ops.qkern.quantize
+    out = op(x, f.spec)
     zero = out[2] if f.has_zero else None
     gscale = out[-1] if f.has_global_scale else None
     return QuantizedTensor(qdata=out[0], scale=out[1], fmt=f, zero=zero, global_scale=gscale)
@@ -222,10 +222,12 @@ def dequantize(q: QuantizedTensor, dtype: Optional[torch.dtype] = None, *,
     the first-touch page faults of a fresh large tensor can cost more than the kernel."""
     if not isinstance(q, QuantizedTensor):
         raise TypeError(f"q: expected a qkern.QuantizedTensor, got {type(q).__name__}")
+    direct = direct_cpu(q.qdata, q.scale, q.global_scale)
     if out is None:
-        return torch.ops.qkern.dequantize(q.qdata, q.scale, q.zero, q.global_scale, q.fmt.spec,
-                                          dtype or torch.float32)
+        op = _dequantize_cpu if direct else torch.ops.qkern.dequantize
+        return op(q.qdata, q.scale, q.zero, q.global_scale, q.fmt.spec, dtype or torch.float32)
     if dtype is not None and isinstance(out, torch.Tensor) and dtype != out.dtype:
         raise ValueError(f"dtype: {dtype} differs from out's dtype {out.dtype}; pass one of them")
-    torch.ops.qkern.dequantize_into(q.qdata, q.scale, q.zero, q.global_scale, q.fmt.spec, out)
+    op = _dequantize_into_cpu if direct and direct_cpu(out) else torch.ops.qkern.dequantize_into
+    op(q.qdata, q.scale, q.zero, q.global_scale, q.fmt.spec, out)
     return out

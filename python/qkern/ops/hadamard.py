@@ -107,12 +107,14 @@ def _rows_view(x: torch.Tensor) -> Optional[torch.Tensor]:
     return rows if rows.shape[0] <= 1 or rows.stride(0) >= n else None
 
 
-def _kernel_args(x2: torch.Tensor, n: int, scale, signs, transpose: bool) -> dict:
+def _kernel_args(x2: torch.Tensor, n: int, scale, signs, transpose: bool) -> tuple:
+    """The 8 leading arguments of every backend's hadamard and hadamard_quantize binding, in
+    order (cpp/bindings/hadamard_bindings.h): rows, n, x, x_row_stride, x_dtype, mix_codes,
+    signs, scale."""
     k, _ = _had.decompose(n)
     codes = _had.mix_codes(k, transpose, x2.device) if k > 1 else None
-    return dict(rows=x2.shape[0], n=n, x=x2.data_ptr(), x_row_stride=x2.stride(0),
-                x_dtype=dtype_code(x2.dtype), mix_codes=data_ptr(codes), signs=data_ptr(signs),
-                scale=_scale_value(scale, n))
+    return (x2.shape[0], n, x2.data_ptr(), x2.stride(0), dtype_code(x2.dtype), data_ptr(codes),
+            data_ptr(signs), _scale_value(scale, n))
 
 
 # ----------------------------------------------------------------------------- hadamard
@@ -148,10 +150,9 @@ def run_hadamard(module, x2: torch.Tensor, out2: torch.Tensor, scale, signs, tra
     rows, n = x2.shape
     if x2.numel():
         ws, ws_rows = _workspace(module, rows, n, x2.device, workspace_rows)
-        module.hadamard(**_kernel_args(x2, n, scale, signs, transpose), out=out2.data_ptr(),
-                        out_row_stride=out2.stride(0), out_dtype=dtype_code(out2.dtype),
-                        signs_after=transpose, workspace=data_ptr(ws), workspace_rows=ws_rows,
-                        stream=stream)
+        # then out, out_row_stride, out_dtype, signs_after, workspace, workspace_rows, stream
+        module.hadamard(*_kernel_args(x2, n, scale, signs, transpose), out2.data_ptr(), out2.stride(0),
+                        dtype_code(out2.dtype), transpose, data_ptr(ws), ws_rows, stream)
 
 
 def _hadamard_cpu(x, scale, signs, transpose):
@@ -310,13 +311,13 @@ def run_hadamard_quantize(module, x, f: Format, signs, swizzle_scales: bool, str
             ws = cpu_scratch("hadamard_kept_rows", ws_rows * n) if ws_rows else None
         else:
             ws, ws_rows = _workspace(module, x2.shape[0], n, x.device, workspace_rows)
-        module.hadamard_quantize(**_kernel_args(x2, n, None, signs, False), kind=f.kind,
-                                 block=f.block_size(n), **f.kernel_flags(), qdata=out[0].data_ptr(),
-                                 scale_out=out[1].data_ptr(), scale_dtype=dtype_code(out[1].dtype),
-                                 zero=data_ptr(out[2] if f.has_zero else None),
-                                 global_scale_out=data_ptr(out[-1] if f.has_global_scale else None),
-                                 swizzled_scales=swizzle_scales, workspace=data_ptr(ws),
-                                 workspace_rows=ws_rows, stream=stream, static_global_scale=static)
+        # then kind, block, symmetric, rceil, global_scale, qdata, scale_out, scale_dtype, zero,
+        # global_scale_out, swizzled_scales, workspace, workspace_rows, stream, static_global_scale
+        module.hadamard_quantize(*_kernel_args(x2, n, None, signs, False), f.kind, f.block_size(n),
+                                 *f.kernel_flags().values(), out[0].data_ptr(), out[1].data_ptr(),
+                                 dtype_code(out[1].dtype), data_ptr(out[2] if f.has_zero else None),
+                                 data_ptr(out[-1] if f.has_global_scale else None), swizzle_scales,
+                                 data_ptr(ws), ws_rows, stream, static)
     return out
 
 
