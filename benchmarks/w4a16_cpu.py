@@ -103,10 +103,11 @@ def main() -> None:
     w = torch.randn(n, k)
     fmts = {"int4": formats.INT4(g), "mxfp4": formats.MXFP4(), "nvfp4": formats.NVFP4()}
     packed = {name: ops.prepack(ops.quantize(w.bfloat16(), f)) for name, f in fmts.items()}
-    # cold runs: INT4 only (the formats' hot ratios carry over)
-    copies = {"int4": [packed["int4"]] + [ops.prepack(ops.quantize(w.bfloat16() * (i + 2), fmts["int4"]))
-                                          for i in range(7)]}
-    rot = {"int4": 0}
+    # cold runs: 8 copies of each format's weight (> 64 MiB), streamed from memory as in a
+    # decode step, where the formats differ mostly by their bytes
+    copies = {name: [packed[name]] + [ops.prepack(ops.quantize(w.bfloat16() * (i + 2), f)) for i in range(7)]
+              for name, f in fmts.items()}
+    rot = {name: 0 for name in fmts}
 
     # torch's int4 CPU kernel on the same codes and scales (zero offset 0 = symmetric)
     q = packed["int4"]
@@ -144,7 +145,7 @@ def main() -> None:
         fns = {}
         for isa in isas:
             fns.update({f"qkern {name} hot {isa}": hot(p, isa) for name, p in packed.items()})
-            fns[f"qkern int4 cold {isa}"] = cold("int4", isa)
+            fns.update({f"qkern {name} cold {isa}": cold(name, isa) for name in packed})
         fns["torch int4"] = lambda: torch.ops.aten._weight_int4pack_mm_for_cpu(x, t_packed, g, sz)
         fns["dense fp32"] = lambda: xf @ w_dense.t()
         reps = args.reps if m <= 4 else max(5, args.reps // 4)
@@ -158,8 +159,8 @@ def main() -> None:
             i4 = t[f"qkern int4 hot {isa}"]
             print(f"{m:>3} ratios {isa}: torch int4 / qkern int4 hot = {t['torch int4'] / i4:.2f}x, "
                   f"dense fp32 / qkern int4 hot = {t['dense fp32'] / i4:.2f}x, "
-                  f"mxfp4 / int4 = {t[f'qkern mxfp4 hot {isa}'] / i4:.2f}x, "
-                  f"nvfp4 / int4 = {t[f'qkern nvfp4 hot {isa}'] / i4:.2f}x")
+                  + ", ".join(f"{name} / int4 {mode} = {t[f'qkern {name} {mode} {isa}'] / t[f'qkern int4 {mode} {isa}']:.2f}x"
+                              for mode in ("hot", "cold") for name in ("mxfp4", "nvfp4")))
 
 
 if __name__ == "__main__":

@@ -41,11 +41,15 @@
 // ---- Tiling (one config; kernels/configs beyond it need a benchmark to justify them)
 // Block: kW4CudaWarps warps; warp w owns the 32-channel strip 4 blockIdx.x + w, the block
 // rows 16 blockIdx.y .. +15, and K tiles [c0, c1) of split blockIdx.z. Per 32-wide K tile
-// the block stages A (16 x 32 x 16-bit = 1 KiB) with cp.async (zero-filled past M and K)
-// and each warp loads its 128-bit B word per lane from global memory.
-// Pipeline: kStages A tiles in flight; iteration c issues the copies of tile c + kStages - 1,
+// the block stages with cp.async, in one commit group: A (16 x 32 x 16-bit = 1 KiB,
+// zero-filled past M and K), each warp's B words (32 lanes x 16 bytes) and the fp32
+// scales its lanes need for the tile's two k16 steps (2 x 4 (t) x 8 floats).
+// Pipeline: kStages tiles in flight; iteration c issues the copies of tile c + kStages - 1,
 // waits for tile c's group, barrier, computes, barrier (the next copies reuse the stage).
-// The weight word is a plain 128-bit load issued before the wait, so its latency overlaps.
+// Why everything goes through the pipeline: the first version loaded B and the scales
+// with plain loads in the iteration that used them, one tile at a time per warp; on an
+// H100 (2026-11-22, `qkern bench --device cuda --ops w4a16`) M = 1 .. 16 at 4096 x 4096
+// then took 32 us whatever M, 267 GB/s: one HBM latency per K tile.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -74,7 +78,8 @@ struct W4A16Traits {
   static constexpr int kTileK = kW4CudaAlignK;          // 32: two k16 steps per lane word
   static constexpr int kStripN = kW4CudaAlignN;         // 32: four n8 tiles per warp
   static constexpr int kChunks = kBlockM * kTileK / 8;  // 16-byte cp.async chunks of A per tile
-  static constexpr int kStages = 2;                     // A tiles in flight (cp.async groups)
+  static constexpr int kScaleChunks = 2 * 4 * 2;        // per warp and tile: [k16 step][t][2 x 4 floats]
+  static constexpr int kStages = 4;                     // tiles in flight (cp.async groups)
   static constexpr uint32_t kMagic = kIsBf16 ? 0x43004300u : 0x64006400u;  // 128.0 / 1024.0
   // E2M1 magnitude tables for prmt (byte c = value of code c): high and low bytes.
   static constexpr uint32_t kHiLo = kIsBf16 ? 0x3F3F3F00u : 0x3E3C3800u;
@@ -82,7 +87,8 @@ struct W4A16Traits {
   static constexpr uint32_t kLoLo = 0xC0800000u;  // bf16 only
   static constexpr uint32_t kLoHi = 0xC0804000u;
   static_assert(kChunks <= kThreads, "one cp.async chunk of A per thread at most");
-  static_assert(kStages >= 1 && kStages <= 4, "cp.async stages");
+  static_assert(kScaleChunks <= 32, "one scale chunk per lane at most");
+  static_assert(kStages >= 1 && kStages <= 8, "cp.async stages (wait_group takes 0..7)");
   static_assert(kStripN == 4 * 8 && kTileK == 2 * 16, "lane word = 4 n8 tiles x 2 k16 steps");
 };
 
@@ -128,11 +134,18 @@ __device__ __forceinline__ void mma16816(float (&d)[4], const uint32_t (&a)[4], 
 
 // p: x [m, k] row stride p.x_stride (16-byte aligned rows), packed/scale/zero in the CUDA
 // layout, workspace f32 [gridDim.z][m][np]. k_tiles = Kp / 32, groups = Gp.
-template <DType kX, bool kE2m1>
+// kAsym: INT4 with zero points (p.zero); else the zero point is the constant 8 (INT4) or
+// unused (E2M1).
+template <DType kX, bool kE2m1, bool kAsym>
 __global__ void __launch_bounds__(W4A16Traits<kX, kE2m1>::kThreads)
 w4a16_mma_kernel(W4A16Params p, int64_t np, int k_tiles, int groups, int tiles_per_split) {
+  static_assert(!(kE2m1 && kAsym), "E2M1 has no zero point");
   using Tr = W4A16Traits<kX, kE2m1>;
-  __shared__ __align__(16) uint16_t a_sh[Tr::kStages][Tr::kBlockM * Tr::kTileK];  // A tiles [16][32], row-major
+  // per stage: A [16][32] row-major (1 KiB), each warp's B words [lane] (2 KiB) and
+  // scales [warp][k16 step][t][8] (1 KiB)
+  __shared__ __align__(16) uint16_t a_sh[Tr::kStages][Tr::kBlockM * Tr::kTileK];
+  __shared__ __align__(16) uint4 b_sh[Tr::kStages][Tr::kWarps][32];
+  __shared__ __align__(16) float s_sh[Tr::kStages][Tr::kWarps][2][4][8];
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int g = lane >> 2, t = lane & 3;
@@ -141,7 +154,11 @@ w4a16_mma_kernel(W4A16Params p, int64_t np, int k_tiles, int groups, int tiles_p
   const int64_t m0 = int64_t(blockIdx.y) * Tr::kBlockM;
   const int c0 = int(blockIdx.z) * tiles_per_split;
   const int c1 = c0 + tiles_per_split < k_tiles ? c0 + tiles_per_split : k_tiles;
-  const int group_k16 = p.fmt.block / 16;  // k16 steps per scale group (block % 16 == 0)
+  // k16 steps per scale group (block % 16 == 0); the group of step s is s / gk, a shift
+  // for the power-of-two blocks (a division is ~20 instructions, per tile)
+  const int gk = p.fmt.block / 16;
+  const int gk_log2 = (gk & (gk - 1)) == 0 ? __popc(gk - 1) : -1;
+  const auto group_of = [gk, gk_log2](int step) { return gk_log2 >= 0 ? step >> gk_log2 : step / gk; };
 
   // This thread's A chunk: row tid / 4, columns 8 (tid % 4) .. +7 of the K tile.
   const int a_row = tid / 4, a_col = 8 * (tid % 4);
@@ -149,29 +166,66 @@ w4a16_mma_kernel(W4A16Params p, int64_t np, int k_tiles, int groups, int tiles_p
   const uint16_t* x = static_cast<const uint16_t*>(p.x);
   const uint4* b_gl = reinterpret_cast<const uint4*>(p.packed) + (strip * k_tiles) * 32 + lane;
 
-  float acc[4][4] = {};  // [n8 tile w][c_i]
-  // A tile c -> stage (c - c0) % kStages, one commit group per tile (empty past c1).
-  auto fetch_a = [&](int c) {
-    if (c < c1 && tid < Tr::kChunks) {
-      const int64_t kk = int64_t(c) * Tr::kTileK + a_col;
-      const bool live = a_row_live && kk < p.k;  // k % 16 == 0: a chunk is all in or all out
-      const uint16_t* src = live ? x + (m0 + a_row) * p.x_stride + kk : x;
-      ptx::cp_async_16_zfill(a_sh[(c - c0) % Tr::kStages] + a_row * Tr::kTileK + a_col, src, live ? 16 : 0);
+  // This lane's scale chunk (lane < kScaleChunks): k16 step sj, row t = st, floats 4 sh .. +3.
+  const int sj = lane >> 3, st = (lane >> 1) & 3, sh = lane & 1;
+  const float* scale = static_cast<const float*>(p.scale);
+
+  // acc: the scaled sums [n8 tile w][c_i]; gacc: the current scale group's unscaled sums
+  // (the mma accumulates a whole group, then one FMA per element applies its scale).
+  float acc[4][4] = {}, gacc[4][4] = {};
+  // Tile c -> stage (c - c0) % kStages, one commit group per tile (empty past c1). Strips
+  // past N copy nothing (zero-filled; their results are never stored).
+  auto fetch = [&](int c) {
+    if (c < c1) {
+      const int stage = (c - c0) % Tr::kStages;
+      if (tid < Tr::kChunks) {
+        const int64_t kk = int64_t(c) * Tr::kTileK + a_col;
+        const bool live = a_row_live && kk < p.k;  // k % 16 == 0: a chunk is all in or all out
+        const uint16_t* src = live ? x + (m0 + a_row) * p.x_stride + kk : x;
+        ptx::cp_async_16_zfill(a_sh[stage] + a_row * Tr::kTileK + a_col, src, live ? 16 : 0);
+      }
+      ptx::cp_async_16_zfill(&b_sh[stage][warp][lane], strip_live ? static_cast<const void*>(b_gl + int64_t(c) * 32) : p.packed,
+                             strip_live ? 16 : 0);
+      if (lane < Tr::kScaleChunks) {
+        const int64_t group = group_of(c * 2 + sj);
+        const float* src = strip_live ? scale + ((strip * groups + group) * 4 + st) * 8 + 4 * sh : scale;
+        ptx::cp_async_16_zfill(&s_sh[stage][warp][sj][st][4 * sh], src, strip_live ? 16 : 0);
+      }
     }
     ptx::cp_async_commit();
   };
 #pragma unroll
-  for (int st = 0; st < Tr::kStages - 1; ++st) fetch_a(c0 + st);
+  for (int s = 0; s < Tr::kStages - 1; ++s) fetch(c0 + s);
+
+  // acc += gacc * the group's scales (read from step j's slot of stage `stage`); the
+  // group's first step then starts gacc afresh (mma with a zero C)
+  const auto flush = [&](int stage, int j) {
+    const float4 s_lo = *reinterpret_cast<const float4*>(&s_sh[stage][warp][j][t][0]);
+    const float4 s_hi = *reinterpret_cast<const float4*>(&s_sh[stage][warp][j][t][4]);
+    const float sc[8] = {s_lo.x, s_lo.y, s_lo.z, s_lo.w, s_hi.x, s_hi.y, s_hi.z, s_hi.w};
+#pragma unroll
+    for (int w = 0; w < 4; ++w)
+#pragma unroll
+      for (int i = 0; i < 4; ++i) acc[w][i] += gacc[w][i] * sc[2 * w + (i & 1)];
+  };
+  int left = gk - (2 * c0) % gk;  // steps until the current group ends
+  bool pending = false;           // gacc holds steps not yet scaled (gacc starts at 0)
+  int last_stage = 0;
 
   for (int c = c0; c < c1; ++c) {
-    fetch_a(c + Tr::kStages - 1);  // into the stage read in iteration c - 1 (barrier below)
-    const uint16_t* a_st = a_sh[(c - c0) % Tr::kStages];
-    uint4 bw = make_uint4(0, 0, 0, 0);
-    if (strip_live) bw = load_vec<uint4>(b_gl + int64_t(c) * 32);
+    fetch(c + Tr::kStages - 1);  // into the stage read in iteration c - 1 (barrier below)
+    const int stage = (c - c0) % Tr::kStages;
+    const uint16_t* a_st = a_sh[stage];
+    uint32_t zw2[2] = {0x08080808u, 0x08080808u};  // per k16 step: 4 zero points (kAsym)
+    if (kAsym && strip_live)  // issued before the wait: its latency overlaps
+#pragma unroll
+      for (int j = 0; j < 2; ++j)
+        zw2[j] = load_vec<uint32_t>(p.zero + ((strip * groups + group_of(c * 2 + j)) * 8 + g) * 4);
     ptx::cp_async_wait<Tr::kStages - 1>();  // tile c has landed (this thread's copies)
     __syncthreads();                         // ... and every other thread's
 
     if (strip_live) {
+      const uint4 bw = b_sh[stage][warp][lane];
       const uint32_t bwr[4] = {bw.x, bw.y, bw.z, bw.w};
 #pragma unroll
       for (int j = 0; j < 2; ++j) {  // k16 step
@@ -181,29 +235,37 @@ w4a16_mma_kernel(W4A16Params p, int64_t np, int k_tiles, int groups, int tiles_p
         for (int r = 0; r < 4; ++r)
           a[r] = *reinterpret_cast<const uint32_t*>(a_st + (g + 8 * (r & 1)) * Tr::kTileK + 16 * j + 2 * t +
                                                     8 * (r >> 1));
-        const int group = (c * 2 + j) / group_k16;
-        const float4* s_gl = reinterpret_cast<const float4*>(static_cast<const float*>(p.scale) +
-                                                             ((strip * groups + group) * 4 + t) * 8);
-        const float4 s_lo = load_vec<float4>(s_gl), s_hi = load_vec<float4>(s_gl + 1);
-        const float sc[8] = {s_lo.x, s_lo.y, s_lo.z, s_lo.w, s_hi.x, s_hi.y, s_hi.z, s_hi.w};
-        uint32_t zw = 0x08080808u;  // symmetric INT4: zero point 8
-        if (!kE2m1 && p.zero) zw = load_vec<uint32_t>(p.zero + ((strip * groups + group) * 8 + g) * 4);
+        const bool fresh = left == gk;  // the group's first step (always, for 16-element groups)
+        const float zero4[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll
         for (int w = 0; w < 4; ++w) {
-          const uint32_t z = (zw >> (8 * w)) & 0xFFu;
-          const uint32_t zz = (Tr::kMagic | z) | (Tr::kMagic | z) << 16;
+          constexpr uint32_t kZz8 = (Tr::kMagic | 8u) | (Tr::kMagic | 8u) << 16;  // M + 8 in both halves
+          uint32_t zz = kZz8;
+          if constexpr (kAsym) {
+            const uint32_t z = (zw2[j] >> (8 * w)) & 0xFFu;
+            zz = (Tr::kMagic | z) | (Tr::kMagic | z) << 16;
+          }
           const uint32_t b[2] = {dequant_pair<Tr, kE2m1>(bwr[w], 2 * j, zz),
                                  dequant_pair<Tr, kE2m1>(bwr[w], 2 * j + 1, zz)};
-          float part[4];
-          const float zero4[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-          mma16816<Tr::kIsBf16>(part, a, b, zero4);
-#pragma unroll
-          for (int i = 0; i < 4; ++i) acc[w][i] += part[i] * sc[2 * w + (i & 1)];
+          if (fresh)
+            mma16816<Tr::kIsBf16>(gacc[w], a, b, zero4);
+          else
+            mma16816<Tr::kIsBf16>(gacc[w], a, b, gacc[w]);
+        }
+        pending = true;
+        if (--left == 0) {  // the group ends with this step
+          flush(stage, j);
+          pending = false;
+          left = gk;
         }
       }
+      last_stage = stage;
     }
     __syncthreads();  // the next iteration's copies overwrite this stage
   }
+  // A split that ends inside a group: its part of the group, with the scales of its last
+  // step (tile c1 - 1, step 1; no copy lands in that stage after the loop).
+  if (pending) flush(last_stage, 1);
 
   if (!strip_live) return;
   float* ws = p.workspace + int64_t(blockIdx.z) * p.m * np;
@@ -219,14 +281,22 @@ w4a16_mma_kernel(W4A16Params p, int64_t np, int k_tiles, int groups, int tiles_p
 constexpr int kReduceThreads = 256;
 
 // y[row, col] = sum over splits of workspace[s][row][col] (+ bias[col]), rounded once.
+// All the splits' loads are issued before the first add (a loop of load-then-add waits one
+// L2 round trip per split: 16 of them took 3.6 us on an H100, a tenth of an M = 1 call);
+// the sum runs in split order.
 template <DType kX>
 __global__ void __launch_bounds__(kReduceThreads)
 w4a16_reduce_kernel(W4A16Params p, int64_t np, int splits) {
   const int64_t e = int64_t(blockIdx.x) * kReduceThreads + threadIdx.x;
   if (e >= p.m * p.n) return;
   const int64_t row = e / p.n, col = e % p.n;
+  float part[kW4CudaMaxSplits];
+#pragma unroll
+  for (int s = 0; s < kW4CudaMaxSplits; ++s)
+    part[s] = s < splits ? p.workspace[(s * p.m + row) * np + col] : 0.0f;
   float v = 0.0f;
-  for (int s = 0; s < splits; ++s) v += p.workspace[(s * p.m + row) * np + col];
+#pragma unroll
+  for (int s = 0; s < kW4CudaMaxSplits; ++s) v += part[s];
   using T = typename Elem<kX>::storage_t;
   if (p.bias) v += Elem<kX>::to_f32(static_cast<const T*>(p.bias)[col]);
   static_cast<T*>(p.y)[row * p.y_stride + col] = Elem<kX>::from_f32(v);
@@ -257,10 +327,10 @@ Status w4a16_cuda(const W4A16Params& p, int splits, cudaStream_t stream) {
       const dim3 grid(unsigned((np / kW4CudaAlignN + kW4CudaWarps - 1) / kW4CudaWarps),
                       unsigned((p.m + kW4CudaBlockM - 1) / kW4CudaBlockM), unsigned(splits));
       const dim3 threads(32 * kW4CudaWarps);
-      Status s = e2m1 ? launch({"w4a16_mma", grid, threads, 0, stream}, w4a16_mma_kernel<kX, true>, p, np,
-                               k_tiles, groups, per_split)
-                      : launch({"w4a16_mma", grid, threads, 0, stream}, w4a16_mma_kernel<kX, false>, p, np,
-                               k_tiles, groups, per_split);
+      const LaunchConfig cfg{"w4a16_mma", grid, threads, 0, stream};
+      Status s = e2m1     ? launch(cfg, w4a16_mma_kernel<kX, true, false>, p, np, k_tiles, groups, per_split)
+                 : p.zero ? launch(cfg, w4a16_mma_kernel<kX, false, true>, p, np, k_tiles, groups, per_split)
+                          : launch(cfg, w4a16_mma_kernel<kX, false, false>, p, np, k_tiles, groups, per_split);
       if (s != Status::kOk) return s;
       const dim3 rgrid(unsigned((p.m * p.n + kReduceThreads - 1) / kReduceThreads));
       return launch({"w4a16_reduce", rgrid, dim3(kReduceThreads), 0, stream}, w4a16_reduce_kernel<kX>, p, np,

@@ -169,6 +169,17 @@ def test_fallback_is_named():
     assert runner.fallback_note("no_such_op", torch.device("cuda")) == ""
 
 
+def test_w4a16_cases_check_the_op_their_kernel_runs():
+    """qkern's W4A16 row passes a PrepackedWeight: its kernel is w4a16_linear_prepacked (which
+    has a CUDA kernel), not the canonical-weight op w4a16_linear (which has none, and made a
+    real H100 run say it timed the fallback)."""
+    from qkern.bench.cases.w4a16 import w4a16_cases
+    cases = w4a16_cases(_ctx())
+    assert cases and all(c.kernel_op == "w4a16_linear_prepacked" for c in cases)
+    assert torch._C._dispatch_has_kernel_for_dispatch_key("qkern::w4a16_linear_prepacked", "CUDA")
+    assert runner.fallback_note("w4a16_linear_prepacked", torch.device("cuda")) == ""
+
+
 def test_torch_int4_convention():
     """torch's int4 CPU GEMM on torch_int4_pack's operands computes x @ dequantize(q)^T."""
     for fmt in (INT4(128), INT4(128, symmetric=False)):

@@ -152,8 +152,10 @@ def test_mma_probes_use_tensor_cores_on_sm80():
 
 
 def test_w4a16_kernels_use_tensor_cores_and_128_bit_weight_loads():
-    """Every arch: the W4A16 mma kernel (4 instantiations: f16/bf16 x INT4/E2M1) contains
-    HMMA.16816 of its dtype, LDG.E.128 (the lane's weight word) and LDGSTS (cp.async of x)."""
+    """Every arch: the W4A16 mma kernel (6 instantiations: f16/bf16 x INT4 symmetric, INT4
+    with zero points, E2M1) contains HMMA.16816 of its dtype, 16-byte cp.async copies
+    (LDGSTS.E.BYPASS.128: x, the lanes' weight words and the scales stream through the
+    shared-memory pipeline) and LDS.128 (a lane's weight word and scales out of it)."""
     code = sass(_module_path())
     kernels = {key: text for key, text in code.items() if "w4a16_mma_kernel" in key[1]}
     assert kernels, "no w4a16_mma_kernel in the binary"
@@ -164,9 +166,9 @@ def test_w4a16_kernels_use_tensor_cores_and_128_bit_weight_loads():
         bf16 = "DType)2" in names[fn]
         assert re.search(r"HMMA\.16816\.F32" + (r"\.BF16" if bf16 else r"(?!\.BF16)"), text), \
             f"no HMMA.16816 ({'bf16' if bf16 else 'f16'}) in {arch} {names[fn]}"
-        assert re.search(r"LDG\.E\.128", text), f"no 128-bit weight load in {arch} {names[fn]}"
-        assert re.search(r"LDGSTS", text), f"no cp.async (LDGSTS) in {arch} {names[fn]}"
-    assert all(len(v) == 4 for v in per_arch.values()), {a: len(v) for a, v in per_arch.items()}
+        assert re.search(r"LDGSTS\.E\.BYPASS\.128", text), f"no 16-byte cp.async in {arch} {names[fn]}"
+        assert re.search(r"LDS\.128", text), f"no 128-bit shared load in {arch} {names[fn]}"
+    assert all(len(v) == 6 for v in per_arch.values()), {a: len(v) for a, v in per_arch.items()}
 
 
 def _short(demangled):

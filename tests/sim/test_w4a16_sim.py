@@ -26,6 +26,7 @@ FORMATS = {
     "int4:g32:asym": (32, 160),
     "mxfp4:floor": (32, 128),
     "nvfp4": (16, 80),
+    "int4:channel:sym": (96, 384),  # groups of 6 and 24 k16 steps: not powers of two
 }
 DTYPES = (torch.float16, torch.bfloat16)
 # (M, N, which K, split-K count): M around the 16-row block, N around the 32-wide strips
@@ -196,10 +197,12 @@ def test_bad_inputs():
 
 def test_splits_plan():
     """The split-K heuristic (qkern/gemm.h w4a16_cuda_splits), a pure function."""
-    # M = 1, N = K = 4096 on 132 SMs: 32 output tiles -> 5 splits fill the SMs
-    assert _C.w4a16_cuda_splits(1, 4096, 4096, 132) == 5
-    # enough output tiles: no split
+    # M = 1, N = 4096 on 132 SMs: 32 output tiles; 4 blocks per SM want 17 splits -> 16
+    assert _C.w4a16_cuda_splits(1, 4096, 4096, 132) == 16
+    assert _C.w4a16_cuda_splits(1, 14336, 4096, 132) == 5  # 112 tiles -> 5 splits, 560 blocks
+    # enough output tiles (4 per SM): no split
     assert _C.w4a16_cuda_splits(256, 8192, 4096, 132) == 1
+    assert _C.w4a16_cuda_splits(128, 8192, 4096, 132) == 2  # 512 tiles
     # never more splits than 32-wide K tiles, nor than 16
     assert _C.w4a16_cuda_splits(1, 8, 64, 132) == 2
     assert _C.w4a16_cuda_splits(1, 8, 1 << 16, 132) == 16

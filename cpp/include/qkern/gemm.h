@@ -174,14 +174,17 @@ constexpr int kW4CudaWarps = 4;     // warps per block: a block covers 4 x 32 ch
 constexpr int kW4CudaBlockM = 16;   // rows per block (one mma m16)
 constexpr int kW4CudaMaxSplits = 16;
 
-// Split-K count: enough blocks to give every SM one (small M launches few output tiles),
+// Split-K count: enough blocks for kW4CudaBlocksPerSm on every SM (small M launches few
+// output tiles; a GEMV is bound by the bytes in flight, kStages - 1 tiles of B per block),
 // at most one split per 32-wide K tile and at most kW4CudaMaxSplits (the fp32 workspace
-// and the reduction grow with it). A pure function, unit-tested (tests/test_w4a16_plan.py).
+// and the reduction grow with it). A pure function, unit-tested (tests/sim/test_w4a16_sim.py).
+constexpr int kW4CudaBlocksPerSm = 4;
 QK_HOST_DEVICE inline int w4a16_cuda_splits(int64_t m, int64_t n, int64_t k, int sms) {
   const int64_t tiles = ((round_up(n, kW4CudaAlignN) / kW4CudaAlignN + kW4CudaWarps - 1) / kW4CudaWarps) *
                         ((m + kW4CudaBlockM - 1) / kW4CudaBlockM);
   const int64_t k_tiles = round_up(k, kW4CudaAlignK) / kW4CudaAlignK;
-  int64_t s = tiles >= sms ? 1 : (sms + tiles - 1) / tiles;
+  const int64_t want = int64_t(kW4CudaBlocksPerSm) * sms;
+  int64_t s = tiles >= want ? 1 : (want + tiles - 1) / tiles;
   if (s > k_tiles) s = k_tiles;
   if (s > kW4CudaMaxSplits) s = kW4CudaMaxSplits;
   return s < 1 ? 1 : int(s);

@@ -53,6 +53,8 @@ class Case:
     build: Callable[[], List[Impl]]
     truth: Optional[str] = None  # the impl whose output the others are checked against
     tol: float = 0.0  # largest relative error the check accepts (0: bit-exact)
+    # the torch.ops.qkern op the qkern impl runs where it is not `op` (the fallback check)
+    kernel_op: Optional[str] = None
 
 
 @dataclass

@@ -96,5 +96,6 @@ def _build(ctx: Context, n: int, k: int, m: int, fmt):
 def w4a16_cases(ctx: Context) -> List[Case]:
     formats = QUICK_FORMATS if ctx.quick else FORMATS
     return [Case("w4a16", "w4a16_linear", fmt.spec, f"{w}, M={m}", {"m": m, "n": w.n, "k": w.k},
-                 _build(ctx, w.n, w.k, m, fmt), truth="reference", tol=tolerance(ctx.dtype))
+                 _build(ctx, w.n, w.k, m, fmt), truth="reference", tol=tolerance(ctx.dtype),
+                 kernel_op="w4a16_linear_prepacked")  # qkern's impl passes a PrepackedWeight
             for w in ctx.shapes.weights(quick=ctx.quick) for m in ctx.m_values for fmt in formats]
