@@ -208,9 +208,7 @@ w4a16_mma_kernel(W4A16Params p, int64_t np, int k_tiles, int groups, int tiles_p
 #pragma unroll
       for (int i = 0; i < 4; ++i) acc[w][i] += gacc[w][i] * sc[2 * w + (i & 1)];
   };
-  int left = gk - (2 * c0) % gk;  // steps until the current group ends
-  bool pending = false;           // gacc holds steps not yet scaled (gacc starts at 0)
-  int last_stage = 0;
+  int left = gk - (2 * c0) % gk;  // steps until the current group ends (gacc starts at 0)
 
   for (int c = c0; c < c1; ++c) {
     fetch(c + Tr::kStages - 1);  // into the stage read in iteration c - 1 (barrier below)
@@ -252,21 +250,17 @@ w4a16_mma_kernel(W4A16Params p, int64_t np, int k_tiles, int groups, int tiles_p
           else
             mma16816<Tr::kIsBf16>(gacc[w], a, b, gacc[w]);
         }
-        pending = true;
-        if (--left == 0) {  // the group ends with this step
+        // the group ends with this step, or the split does (inside a group: its part of
+        // the group, with the scales of its last step). One call site: a second one made
+        // nvcc keep the lambda out of line, with a stack frame (sm_90a).
+        if (--left == 0 || (c + 1 == c1 && j == 1)) {
           flush(stage, j);
-          pending = false;
           left = gk;
         }
       }
-      last_stage = stage;
     }
     __syncthreads();  // the next iteration's copies overwrite this stage
   }
-  // A split that ends inside a group: its part of the group, with the scales of its last
-  // step (tile c1 - 1, step 1; no copy lands in that stage after the loop).
-  if (pending) flush(last_stage, 1);
-
   if (!strip_live) return;
   float* ws = p.workspace + int64_t(blockIdx.z) * p.m * np;
 #pragma unroll
