@@ -26,6 +26,10 @@ class _LogDispatch(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
+class _Sub(torch.Tensor):
+    pass
+
+
 class _PassFunction(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         return func(*args, **(kwargs or {}))
@@ -41,9 +45,11 @@ def test_direct_only_in_plain_eager_execution():
         assert direct_cpu(grad_x) and direct_cpu(x, torch.ones(8, requires_grad=True))
     with torch.inference_mode():
         assert direct_cpu(torch.randn(2, 8))
-    assert not direct_cpu(torch.nn.Parameter(x, requires_grad=False))  # a subclass
+    assert direct_cpu(torch.nn.Parameter(x, requires_grad=False))  # dispatches as a tensor
+    assert not direct_cpu(x.as_subclass(_Sub)) and not direct_cpu(x, x.as_subclass(_Sub))
     assert not direct_cpu(torch.empty(2, 8, device="meta"))
-    assert not direct_cpu(x.numpy())
+    assert not direct_cpu(x, torch.empty(8, device="meta"))
+    assert not direct_cpu(x.numpy()) and not direct_cpu(x, [1.0] * 8)  # bad input: the op says why
     with _LogDispatch():
         assert not direct_cpu(x)
     with _PassFunction():

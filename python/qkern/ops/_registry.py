@@ -29,24 +29,30 @@ _profiling = torch._C._autograd._profiler_enabled
 _jit_tracing = torch._C._get_tracing_state
 
 
+# Types that dispatch like a plain tensor: nn.Parameter (a bias, say) has no
+# __torch_dispatch__ and disables __torch_function__.
+_PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)
+
+
 def direct_cpu(x, *others) -> bool:
-    """Whether a call of an op on tensor ``x`` and the optional tensors ``others`` may run
-    the op's CPU implementation directly: plain eager execution, where the dispatcher
-    would run exactly that function and record nothing. False under torch.compile or
-    torch.jit tracing, a TorchFunction or TorchDispatch mode (FakeTensor, FlopCounter,
-    ...), a functorch transform (vmap, grad), the profiler (which names the op), for a
-    tensor subclass or a non-CPU x, and when autograd would track an input (the dispatcher
-    records the backward, or the not-differentiable error, for it)."""
-    if (type(x) is not torch.Tensor or not x.is_cpu or _is_compiling() or _function_mode_on()
+    """Whether a call of an op on tensor ``x`` and the optional tensors ``others`` (None
+    allowed) may run the op's CPU implementation directly: plain eager execution, where the
+    dispatcher would run exactly that function and record nothing. False under
+    torch.compile or torch.jit tracing, a TorchFunction or TorchDispatch mode (FakeTensor,
+    FlopCounter, ...), a functorch transform (vmap, grad), the profiler (which names the
+    op), for any argument that is not a plain CPU tensor (a subclass, another device,
+    something else: the dispatcher routes or rejects it as before), and when autograd would
+    track an input (the dispatcher records the backward, or the not-differentiable error)."""
+    if (type(x) not in _PLAIN_TENSORS or not x.is_cpu or _is_compiling() or _function_mode_on()
             or _dispatch_modes() or _functorch_layer() is not None or _profiling()
             or _jit_tracing() is not None):
         return False
-    if torch.is_grad_enabled():
-        if x.requires_grad:
+    grad = torch.is_grad_enabled()
+    if grad and x.requires_grad:
+        return False
+    for t in others:
+        if t is not None and (type(t) not in _PLAIN_TENSORS or not t.is_cpu or (grad and t.requires_grad)):
             return False
-        for t in others:
-            if t is not None and t.requires_grad:
-                return False
     return True
 
 
