@@ -169,7 +169,8 @@ def _run_case(case: Case, ctx: Context, state: RunState) -> List[Dict[str, Any]]
         if impl.fn is None:
             continue
         if impl.role == "qkern":
-            rec["note"] = "; ".join(filter(None, [rec["note"], fallback_note(case.kernel_op or case.op, ctx.device)]))
+            fallback = fallback_note(case.kernel_op or case.op, ctx.device)
+            rec["note"] = "; ".join(filter(None, [rec["note"], fallback]))
         state.progress.step(f"{case.op} {case.config} {case.shape}: {impl.name}")
         flusher = state.flusher
         flush = flusher if flusher is not None and impl.bytes < flusher.nbytes else None

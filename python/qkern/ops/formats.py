@@ -222,12 +222,12 @@ def dequantize(q: QuantizedTensor, dtype: Optional[torch.dtype] = None, *,
     the first-touch page faults of a fresh large tensor can cost more than the kernel."""
     if not isinstance(q, QuantizedTensor):
         raise TypeError(f"q: expected a qkern.QuantizedTensor, got {type(q).__name__}")
-    direct = direct_cpu(q.qdata, q.scale, q.global_scale)
+    direct = direct_cpu(q.qdata, q.scale, q.global_scale, out)  # out: None, or checked as the rest
     if out is None:
         op = _dequantize_cpu if direct else torch.ops.qkern.dequantize
         return op(q.qdata, q.scale, q.zero, q.global_scale, q.fmt.spec, dtype or torch.float32)
     if dtype is not None and isinstance(out, torch.Tensor) and dtype != out.dtype:
         raise ValueError(f"dtype: {dtype} differs from out's dtype {out.dtype}; pass one of them")
-    op = _dequantize_into_cpu if direct and direct_cpu(out) else torch.ops.qkern.dequantize_into
+    op = _dequantize_into_cpu if direct else torch.ops.qkern.dequantize_into
     op(q.qdata, q.scale, q.zero, q.global_scale, q.fmt.spec, out)
     return out

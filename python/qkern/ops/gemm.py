@@ -460,7 +460,8 @@ def w4a16_linear(x: torch.Tensor, weight: Union[QuantizedTensor, PrepackedWeight
         return op(x, weight.packed, weight.scale, weight.zero, weight.global_scale, weight.perm,
                   bias, weight.fmt.spec, weight.layout, n, k)
     if isinstance(weight, QuantizedTensor):
-        op = _linear_cpu if direct_cpu(x, weight.scale, weight.global_scale, bias) else torch.ops.qkern.w4a16_linear
+        direct = direct_cpu(x, weight.scale, weight.global_scale, bias)
+        op = _linear_cpu if direct else torch.ops.qkern.w4a16_linear
         return op(x, weight.qdata, weight.scale, weight.zero, weight.global_scale, g_idx, bias,
                   weight.fmt.spec)
     raise TypeError(f"weight: expected a qkern.QuantizedTensor or qkern.ops.PrepackedWeight, got "
