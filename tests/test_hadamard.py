@@ -154,25 +154,31 @@ def test_signs_of_other_dtypes_are_accepted():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n", [1, 2, 4, 8, 64, 4096, 1 << 13, 1 << 15, 12, 12 << 1, 12 << 4,
-                               36 << 3, 172 << 6, 20 << 13])
+@pytest.mark.parametrize("n", [1, 2, 4, 8, 16, 32, 64, 4096, 1 << 13, 1 << 15, 12, 12 << 1, 12 << 3,
+                               12 << 4, 36 << 3, 172 << 6, 20 << 13])
 def test_isa_levels_give_identical_bits(dtype, n):
-    if "avx2" not in _C.compiled_isas() or not _C.cpu_features()["avx2"]:
-        pytest.skip("needs the AVX2 level compiled and an AVX2 CPU")
+    """Every vector level (8 and 16 lanes: sizes around both widths) gives the scalar bits."""
     x = (torch.randn(3, n) * 100).to(dtype)
     x.view(-1)[::97] = torch.tensor([0.0, -0.0, 1e-30, float("inf"), float("nan")]).to(dtype).repeat(
         x.numel() // 485 + 1)[: len(x.view(-1)[::97])]
     s = had.random_signs(n, seed=5)
     before = _C.get_isa()
+    outs = {}
     try:
-        outs = {}
-        for isa in ("scalar", "avx2"):
-            _C.set_isa(isa)
+        for isa in ("scalar", "avx2", "avx512"):
+            try:
+                _C.set_isa(isa)
+            except ValueError:  # not compiled in, or not this CPU
+                continue
             outs[isa] = [qkern.ops.hadamard(x), qkern.ops.hadamard(x, 0.3, signs=s, transpose=True)]
     finally:
         _C.set_isa(before)
-    for a, b in zip(outs["scalar"], outs["avx2"]):
-        _assert_same_bits(a, b)
+    levels = [isa for isa in outs if isa != "scalar"]
+    if not levels:
+        pytest.skip("needs a vector level compiled in and supported by the CPU")
+    for isa in levels:
+        for a, b in zip(outs["scalar"], outs[isa]):
+            _assert_same_bits(a, b)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

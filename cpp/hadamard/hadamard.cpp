@@ -32,7 +32,8 @@ namespace {
 
 const HadamardRowKernels& row_kernels() {
   return pick_kernels<HadamardRowKernels>(hadamard_row_kernels_scalar,
-                                          QKERN_IF_AVX2(hadamard_row_kernels_avx2), nullptr);
+                                          QKERN_IF_AVX2(hadamard_row_kernels_avx2),
+                                          QKERN_IF_AVX512(hadamard_row_kernels_avx512));
 }
 
 // Per-thread scratch, 64-byte aligned, grown on demand and kept: two fp32 rows, the mix's
@@ -47,7 +48,7 @@ struct Scratch {
 Scratch thread_scratch(const HadamardSize& size) {
   constexpr int64_t kAlignFloats = 16;  // 64 bytes
   const auto aligned = [](int64_t floats) { return (floats + kAlignFloats - 1) / kAlignFloats * kAlignFloats; };
-  const int64_t row = aligned(size.n()), mix = aligned(int64_t(kMixWorkFloats) * size.k);
+  const int64_t row = aligned(size.n()), mix = aligned(mix_work_floats(size.k));
   thread_local std::vector<float> buf;
   const int64_t scales = aligned(size.n() / 4);
   const int64_t total = 2 * row + mix + scales + kAlignFloats;

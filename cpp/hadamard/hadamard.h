@@ -39,7 +39,7 @@ struct HadamardRowKernels {
   // ...); then * scale when scale != 1.
   void (*fwht)(const void* x, DType t, const float* signs, int log2_m, float scale, float* v);
   // y = (W . z) * scale, z and y [k][m] fp32, W given by codes [k][k/4] and summed as
-  // qkern/hadamard.h defines; work holds kMixWorkFloats * k floats, 64-byte aligned.
+  // qkern/hadamard.h defines; work holds mix_work_floats(k) floats, 64-byte aligned.
   void (*mix)(const uint8_t* codes, int k, const float* z, int64_t m, float scale, float* y,
               float* work);
   // out[i] = src[i] * signs[i] rounded to dtype t (signs null: no multiply); src may be
@@ -47,12 +47,19 @@ struct HadamardRowKernels {
   void (*store)(const float* src, const float* signs, int64_t n, void* out, DType t);
 };
 
-// Scratch of the mix per unit of k: 16 combinations x 8 lanes per group of 4.
-constexpr int kMixWorkFloats = kMixCombos * 8 / kMixGroup;
+// Scratch of the mix, in floats: the 16 combinations of every group of 4 sub-rows for a
+// strip of 16 columns (the widest level's vector), then one int32 per code (K x K/4: the
+// vector levels turn the codes into byte offsets into the combinations once per call).
+constexpr int64_t mix_work_floats(int k) {
+  return int64_t(kMixCombos) * 16 * (k / kMixGroup) + int64_t(k) * (k / kMixGroup);
+}
 
 const HadamardRowKernels& hadamard_row_kernels_scalar();
 #if defined(QKERN_BUILD_AVX2)
 const HadamardRowKernels& hadamard_row_kernels_avx2();
+#endif
+#if defined(QKERN_BUILD_AVX512)
+const HadamardRowKernels& hadamard_row_kernels_avx512();
 #endif
 
 }  // namespace qkern

@@ -15,12 +15,16 @@
 // The transform is bound by its n log2 n additions, so half of the butterflies are issued
 // as FMAs with a +-1 factor: a + b = fma(b, 1, a) and a - b = fma(-b, 1, a) round the same
 // exact sums (the products are exact), and the add and FMA pipes then both work.
+//
+// The K x K mix is hadamard_x86.h's on 8-lane vectors; the dtype stores use
+// row_kernels_x86.h's conversions.
 #include <immintrin.h>
 
 #include <algorithm>
 
-#include "formats/row_kernels.h"
+#include "formats/row_kernels_x86.h"
 #include "hadamard/hadamard.h"
+#include "hadamard/hadamard_x86.h"
 
 namespace qkern {
 namespace {
@@ -32,15 +36,11 @@ constexpr int kMaxPassLevels = 3;  // radix-8 passes: 8 live vectors of the 16 y
 
 // ---------------------------------------------------------------- loads
 
-QK_FORCEINLINE __m256 load8(const void* x, DType t, int64_t i) {
+QK_FORCEINLINE __m256 load_row8(const void* x, DType t, int64_t i) {
   switch (t) {
-    case DType::kF16:
-      return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(x) + i)));
-    case DType::kBF16: {
-      const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(x) + i));
-      return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-    }
-    default: return _mm256_loadu_ps(static_cast<const float*>(x) + i);
+    case DType::kF16: return load8<DType::kF16>(x, i);
+    case DType::kBF16: return load8<DType::kBF16>(x, i);
+    default: return load8<DType::kF32>(x, i);
   }
 }
 
@@ -54,7 +54,7 @@ struct Source {
     return {static_cast<const char*>(x) + i * dtype_size(t), t, signs ? signs + i : nullptr};
   }
   QK_FORCEINLINE __m256 load(int64_t i) const {
-    const __m256 v = load8(x, t, i);
+    const __m256 v = load_row8(x, t, i);
     return signs ? _mm256_mul_ps(v, _mm256_loadu_ps(signs + i)) : v;
   }
 };
@@ -173,67 +173,24 @@ void fwht(const void* x, DType t, const float* signs, int log2_m, float scale, f
 
 // ---------------------------------------------------------------- K x K mix
 
-// Per strip of 8 columns: the 16 combinations of every group (16 * k/4 vectors in `work`,
-// 22 KB for K = 172, in L1), then 4 output sub-rows at a time with an even and an odd
-// accumulator each (8 independent add chains), as qkern/hadamard.h defines the sums.
-constexpr int kMixRows = 4;
+// 8 fp32 lanes for hadamard_x86.h's mix.
+struct Avx2Vec {
+  using T = __m256;
+  static constexpr int kLanes = 8;
+  static QK_FORCEINLINE T load(const float* p) { return _mm256_loadu_ps(p); }
+  static QK_FORCEINLINE void store(float* p, T v) { _mm256_storeu_ps(p, v); }
+  static QK_FORCEINLINE T set1(float f) { return _mm256_set1_ps(f); }
+  static QK_FORCEINLINE T add(T a, T b) { return _mm256_add_ps(a, b); }
+  static QK_FORCEINLINE T mul(T a, T b) { return _mm256_mul_ps(a, b); }
+  static QK_FORCEINLINE T fmadd(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
+};
 
-void mix(const uint8_t* codes, int k, const float* z, int64_t m, float scale, float* y,
-         float* work) {
-  if (m < kLanes) {
-    hadamard_row_kernels_scalar().mix(codes, k, z, m, scale, y, work);
-    return;
-  }
-  const int groups = k / kMixGroup;
-  __m256* comb = reinterpret_cast<__m256*>(work);
-  const __m256 vscale = _mm256_set1_ps(scale);
-  for (int64_t c = 0; c < m; c += kLanes) {
-    for (int g = 0; g < groups; ++g) {
-      const float* zg = z + g * kMixGroup * m + c;
-      mix_combinations(_mm256_loadu_ps(zg), _mm256_loadu_ps(zg + m), _mm256_loadu_ps(zg + 2 * m),
-                       _mm256_loadu_ps(zg + 3 * m), comb + g * kMixCombos);
-    }
-    for (int r = 0; r < k; r += kMixRows) {
-      __m256 even[kMixRows], odd[kMixRows];
-      for (int i = 0; i < kMixRows; ++i) even[i] = odd[i] = _mm256_setzero_ps();
-      const uint8_t* cr = codes + r * groups;
-      int g = 0;
-      for (; g + 1 < groups; g += 2) {
-        for (int i = 0; i < kMixRows; ++i) {
-          even[i] = _mm256_add_ps(even[i], comb[g * kMixCombos + cr[i * groups + g]]);
-          odd[i] = _mm256_add_ps(odd[i], comb[(g + 1) * kMixCombos + cr[i * groups + g + 1]]);
-        }
-      }
-      if (g < groups)
-        for (int i = 0; i < kMixRows; ++i)
-          even[i] = _mm256_add_ps(even[i], comb[g * kMixCombos + cr[i * groups + g]]);
-      for (int i = 0; i < kMixRows; ++i)
-        _mm256_storeu_ps(y + (r + i) * m + c, _mm256_mul_ps(_mm256_add_ps(even[i], odd[i]), vscale));
-    }
-  }
+void mix(const uint8_t* codes, int k, const float* z, int64_t m, float scale, float* y, float* work) {
+  if (m < Avx2Vec::kLanes) return hadamard_row_kernels_scalar().mix(codes, k, z, m, scale, y, work);
+  mix_x86<Avx2Vec>(codes, k, z, m, scale, y, work);
 }
 
 // ---------------------------------------------------------------- store
-
-// fp32 -> bf16 / fp16 codes of 8 lanes with codecs.h's rounding and NaN policy:
-// bf16 round-to-nearest-even, NaN -> 0x7FC0; fp16 by F16C (RNE, overflow to Inf) after
-// NaN lanes are replaced by a quiet NaN with their sign, giving sign | 0x7E00.
-QK_FORCEINLINE __m128i to_bf16(__m256 v) {
-  const __m256i b = _mm256_castps_si256(v);
-  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(1));
-  __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(b, _mm256_set1_epi32(0x7FFF)), lsb), 16);
-  const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-  r = _mm256_blendv_epi8(r, _mm256_set1_epi32(0x7FC0), nan);
-  const __m256i packed = _mm256_packus_epi32(r, r);  // per 128-bit half: lanes 0-3, 0-3, 4-7, 4-7
-  return _mm256_castsi256_si128(_mm256_permute4x64_epi64(packed, 0x08));
-}
-
-QK_FORCEINLINE __m128i to_f16(__m256 v) {
-  const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
-  const __m256 quiet = _mm256_or_ps(_mm256_and_ps(v, _mm256_set1_ps(-0.0f)),
-                                    _mm256_castsi256_ps(_mm256_set1_epi32(0x7FC00000)));
-  return _mm256_cvtps_ph(_mm256_blendv_ps(v, quiet, nan), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-}
 
 void store(const float* src, const float* signs, int64_t n, void* out, DType t) {
   int64_t i = 0;
@@ -242,10 +199,10 @@ void store(const float* src, const float* signs, int64_t n, void* out, DType t) 
     if (signs) v = _mm256_mul_ps(v, _mm256_loadu_ps(signs + i));
     switch (t) {
       case DType::kF16:
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(static_cast<uint16_t*>(out) + i), to_f16(v));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(static_cast<uint16_t*>(out) + i), f32x8_to_f16(v));
         break;
       case DType::kBF16:
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(static_cast<uint16_t*>(out) + i), to_bf16(v));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(static_cast<uint16_t*>(out) + i), f32x8_to_bf16(v));
         break;
       default: _mm256_storeu_ps(static_cast<float*>(out) + i, v); break;
     }
