@@ -6,13 +6,12 @@
 // Zen 4 runs a 512-bit op as two 256-bit halves, so only fewer instructions pay. The mix
 // gains (halved index and load work per column): n = 11008 (K = 172) 1.25x, 14336 (K =
 // 28) 1.2x over the AVX2 table (docs/hadamard.md). The FWHT on zmm did not: radix-8
-// passes timed 1.0-1.1x slower than the AVX2 loops at n = 4096 and radix-16 passes
+// passes timed 1.05-1.35x slower than the AVX2 loops at n = 4096 and radix-16 passes
 // (2 instead of 3 crossings of L1) 1.2x slower (the in-vector strides 1..8 cost a
 // permute and an FMA per stage on either width, and the radix-16 pass needs 16 address
 // registers and spilled), so it is not kept.
 #include <immintrin.h>
 
-#include "formats/row_kernels.h"
 #include "hadamard/hadamard.h"
 #include "hadamard/hadamard_x86.h"
 
