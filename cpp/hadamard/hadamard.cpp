@@ -37,7 +37,8 @@ const HadamardRowKernels& row_kernels() {
 }
 
 // Per-thread scratch, 64-byte aligned, grown on demand and kept: two fp32 rows, the mix's
-// work area and room for one byte per element (a row's block scales before the swizzle).
+// work area (prepared for p's codes: one plan per task) and room for one byte per element
+// (a row's block scales before the swizzle).
 struct Scratch {
   float* a;
   float* b;
@@ -45,7 +46,8 @@ struct Scratch {
   uint8_t* scales;
 };
 
-Scratch thread_scratch(const HadamardSize& size) {
+Scratch thread_scratch(const HadamardRowKernels& rk, const HadamardParams& p) {
+  const HadamardSize& size = p.size;
   constexpr int64_t kAlignFloats = 16;  // 64 bytes
   const auto aligned = [](int64_t floats) { return (floats + kAlignFloats - 1) / kAlignFloats * kAlignFloats; };
   const int64_t row = aligned(size.n()), mix = aligned(mix_work_floats(size.k));
@@ -55,6 +57,7 @@ Scratch thread_scratch(const HadamardSize& size) {
   if (int64_t(buf.size()) < total) buf.resize(size_t(total));
   const uintptr_t addr = reinterpret_cast<uintptr_t>(buf.data());
   float* base = reinterpret_cast<float*>((addr + 63) & ~uintptr_t(63));
+  if (size.k > 1) rk.mix_plan(p.mix_codes, size.k, size.m(), base + 2 * row);
   return {base, base + row, base + 2 * row, reinterpret_cast<uint8_t*>(base + 2 * row + mix)};
 }
 
@@ -89,7 +92,7 @@ Status hadamard_cpu(const HadamardParams& p) {
   const float* signs_out = p.signs_after ? p.signs : nullptr;
   const bool direct = p.out_dtype == DType::kF32;  // rotate in the output row itself
   parallel_for(p.rows, row_grain(n), [&](int64_t r0, int64_t r1) {
-    const Scratch s = thread_scratch(p.size);
+    const Scratch s = thread_scratch(rk, p);
     for (int64_t r = r0; r < r1; ++r) {
       void* out = static_cast<char*>(p.out) + r * p.out_row_stride * dtype_size(p.out_dtype);
       float* dst = direct ? static_cast<float*>(out) : s.b;
@@ -125,7 +128,7 @@ Status hadamard_quantize_cpu(const HadamardQuantizeParams& p, float* workspace, 
   if (amax_pass) {
     std::vector<float> row_amax(size_t(h.rows));
     parallel_for(h.rows, grain, [&](int64_t r0, int64_t r1) {
-      const Scratch s = thread_scratch(h.size);
+      const Scratch s = thread_scratch(rk, h);
       for (int64_t r = r0; r < r1; ++r) {
         float* row = kept ? kept + r * n : s.b;
         rotate_row(rk, h, r, row, s);
@@ -138,7 +141,7 @@ Status hadamard_quantize_cpu(const HadamardQuantizeParams& p, float* workspace, 
 
   const int64_t blocks_per_row = n / f.block;
   parallel_for(h.rows, grain, [&](int64_t r0, int64_t r1) {
-    const Scratch s = thread_scratch(h.size);
+    const Scratch s = thread_scratch(rk, h);
     for (int64_t r = r0; r < r1; ++r) {
       const float* row = kept ? kept + r * n : s.b;
       if (!kept) rotate_row(rk, h, r, s.b, s);

@@ -38,8 +38,11 @@ struct HadamardRowKernels {
   // FWHT in Sylvester order (stage h pairs i and i + h: a + b, a - b; strides 1, 2, 4,
   // ...); then * scale when scale != 1.
   void (*fwht)(const void* x, DType t, const float* signs, int log2_m, float scale, float* v);
+  // Prepares `work` (mix_work_floats(k) floats, 64-byte aligned) for mix calls with these
+  // codes, k and m: once per task, not per row (the vector levels' term offsets).
+  void (*mix_plan)(const uint8_t* codes, int k, int64_t m, float* work);
   // y = (W . z) * scale, z and y [k][m] fp32, W given by codes [k][k/4] and summed as
-  // qkern/hadamard.h defines; work holds mix_work_floats(k) floats, 64-byte aligned.
+  // qkern/hadamard.h defines; work prepared by mix_plan with the same codes, k and m.
   void (*mix)(const uint8_t* codes, int k, const float* z, int64_t m, float scale, float* y,
               float* work);
   // out[i] = src[i] * signs[i] rounded to dtype t (signs null: no multiply); src may be
@@ -49,7 +52,7 @@ struct HadamardRowKernels {
 
 // Scratch of the mix, in floats: the 16 combinations of every group of 4 sub-rows for a
 // strip of 16 columns (the widest level's vector), then one int32 per code (K x K/4: the
-// vector levels turn the codes into byte offsets into the combinations once per call).
+// vector levels' mix_plan turns the codes into byte offsets into the combinations).
 constexpr int64_t mix_work_floats(int k) {
   return int64_t(kMixCombos) * 16 * (k / kMixGroup) + int64_t(k) * (k / kMixGroup);
 }

@@ -32,15 +32,21 @@ struct Avx512Vec {
   static QK_FORCEINLINE T fmadd(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
 };
 
+// The plan and the loop agree on the level by the same test of m.
+void mix_plan(const uint8_t* codes, int k, int64_t m, float* work) {
+  if (m < Avx512Vec::kLanes) return avx2().mix_plan(codes, k, m, work);
+  mix_plan_x86<Avx512Vec>(codes, k, work);
+}
+
 void mix(const uint8_t* codes, int k, const float* z, int64_t m, float scale, float* y, float* work) {
   if (m < Avx512Vec::kLanes) return avx2().mix(codes, k, z, m, scale, y, work);
-  mix_x86<Avx512Vec>(codes, k, z, m, scale, y, work);
+  mix_x86<Avx512Vec>(k, z, m, scale, y, work);
 }
 
 }  // namespace
 
 const HadamardRowKernels& hadamard_row_kernels_avx512() {
-  static const HadamardRowKernels k{avx2().fwht, mix, avx2().store};
+  static const HadamardRowKernels k{avx2().fwht, mix_plan, mix, avx2().store};
   return k;
 }
 

@@ -20,22 +20,33 @@ namespace {
 // the start of `work`: 44 KB for K = 172 in zmm), then 4 output sub-rows at a time with
 // an even and an odd accumulator each (8 independent chains; the odd ones on the FMA
 // pipes, fma(comb, 1, acc) rounding as acc + comb), as qkern/hadamard.h defines the sums.
-// The codes are first turned into byte offsets of their combination (after the
-// combinations in `work`), so a term is an offset load and an add from memory instead of
-// five instructions of index arithmetic. Measured and not kept: storing only the 8
+// mix_plan_x86 turns the codes into byte offsets of their combination (after the
+// combinations in `work`) once per task, so a term is an offset load and an add from
+// memory instead of five instructions of index arithmetic. Measured and not kept: storing only the 8
 // combinations of one sign (22 KB, in L1) with each term an FMA by +-1 was 1.2-1.3x
 // slower at n = 11008 (every term then on the FMA pipes).
 constexpr int kMixRows = 4;
 
+// The term offsets [k][groups] in `work`, after the combinations.
+QK_FORCEINLINE int32_t* mix_offsets(float* work, int k) {
+  return reinterpret_cast<int32_t*>(work + int64_t(kMixCombos) * 16 * (k / kMixGroup));
+}
+
 template <class V>
-void mix_x86(const uint8_t* codes, int k, const float* z, int64_t m, float scale, float* y, float* work) {
+void mix_plan_x86(const uint8_t* codes, int k, float* work) {
+  const int groups = k / kMixGroup;
+  int32_t* offset = mix_offsets(work, k);
+  for (int r = 0; r < k; ++r)
+    for (int g = 0; g < groups; ++g)
+      offset[r * groups + g] = int32_t((g * kMixCombos + codes[r * groups + g]) * sizeof(typename V::T));
+}
+
+template <class V>
+void mix_x86(int k, const float* z, int64_t m, float scale, float* y, float* work) {
   using T = typename V::T;
   const int groups = k / kMixGroup;
   T* comb = reinterpret_cast<T*>(work);
-  int32_t* offset = reinterpret_cast<int32_t*>(work + int64_t(kMixCombos) * 16 * groups);  // [k][groups]
-  for (int r = 0; r < k; ++r)
-    for (int g = 0; g < groups; ++g)
-      offset[r * groups + g] = int32_t((g * kMixCombos + codes[r * groups + g]) * sizeof(T));
+  const int32_t* offset = mix_offsets(work, k);
   const char* comb_bytes = reinterpret_cast<const char*>(comb);
   const auto term = [comb_bytes](int32_t off) { return *reinterpret_cast<const T*>(comb_bytes + off); };
   const T vscale = V::set1(scale), one = V::set1(1.0f);
