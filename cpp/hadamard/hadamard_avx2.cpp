@@ -185,16 +185,6 @@ struct Avx2Vec {
   static QK_FORCEINLINE T fmadd(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
 };
 
-void mix_plan(const uint8_t* codes, int k, int64_t m, float* work) {
-  if (m < Avx2Vec::kLanes) return hadamard_row_kernels_scalar().mix_plan(codes, k, m, work);
-  mix_plan_x86<Avx2Vec>(codes, k, work);
-}
-
-void mix(const uint8_t* codes, int k, const float* z, int64_t m, float scale, float* y, float* work) {
-  if (m < Avx2Vec::kLanes) return hadamard_row_kernels_scalar().mix(codes, k, z, m, scale, y, work);
-  mix_x86<Avx2Vec>(k, z, m, scale, y, work);
-}
-
 // ---------------------------------------------------------------- store
 
 void store(const float* src, const float* signs, int64_t n, void* out, DType t) {
@@ -218,7 +208,8 @@ void store(const float* src, const float* signs, int64_t n, void* out, DType t) 
 }  // namespace
 
 const HadamardRowKernels& hadamard_row_kernels_avx2() {
-  static const HadamardRowKernels k{fwht, mix_plan, mix, store};
+  static const HadamardRowKernels k{fwht, mix_plan_level<Avx2Vec, hadamard_row_kernels_scalar>,
+                                    mix_level<Avx2Vec, hadamard_row_kernels_scalar>, store};
   return k;
 }
 

@@ -18,8 +18,6 @@
 namespace qkern {
 namespace {
 
-const HadamardRowKernels& avx2() { return hadamard_row_kernels_avx2(); }
-
 // 16 fp32 lanes for hadamard_x86.h's mix.
 struct Avx512Vec {
   using T = __m512;
@@ -32,21 +30,12 @@ struct Avx512Vec {
   static QK_FORCEINLINE T fmadd(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
 };
 
-// The plan and the loop agree on the level by the same test of m.
-void mix_plan(const uint8_t* codes, int k, int64_t m, float* work) {
-  if (m < Avx512Vec::kLanes) return avx2().mix_plan(codes, k, m, work);
-  mix_plan_x86<Avx512Vec>(codes, k, work);
-}
-
-void mix(const uint8_t* codes, int k, const float* z, int64_t m, float scale, float* y, float* work) {
-  if (m < Avx512Vec::kLanes) return avx2().mix(codes, k, z, m, scale, y, work);
-  mix_x86<Avx512Vec>(k, z, m, scale, y, work);
-}
-
 }  // namespace
 
 const HadamardRowKernels& hadamard_row_kernels_avx512() {
-  static const HadamardRowKernels k{avx2().fwht, mix_plan, mix, avx2().store};
+  const HadamardRowKernels& avx2 = hadamard_row_kernels_avx2();
+  static const HadamardRowKernels k{avx2.fwht, mix_plan_level<Avx512Vec, hadamard_row_kernels_avx2>,
+                                    mix_level<Avx512Vec, hadamard_row_kernels_avx2>, avx2.store};
   return k;
 }
 

@@ -75,5 +75,19 @@ void mix_x86(int k, const float* z, int64_t m, float scale, float* y, float* wor
   }
 }
 
+// A level's mix_plan and mix entries: V's loops for m >= V::kLanes, else the table of the
+// level below (Lower); the plan and the loop pick the level by the same test of m.
+template <class V, const HadamardRowKernels& (*Lower)()>
+void mix_plan_level(const uint8_t* codes, int k, int64_t m, float* work) {
+  if (m < V::kLanes) return Lower().mix_plan(codes, k, m, work);
+  mix_plan_x86<V>(codes, k, work);
+}
+
+template <class V, const HadamardRowKernels& (*Lower)()>
+void mix_level(const uint8_t* codes, int k, const float* z, int64_t m, float scale, float* y, float* work) {
+  if (m < V::kLanes) return Lower().mix(codes, k, z, m, scale, y, work);
+  mix_x86<V>(k, z, m, scale, y, work);
+}
+
 }  // namespace
 }  // namespace qkern
