@@ -297,6 +297,35 @@ def test_wrong_backend_errors():
                                                p.fmt.spec, p.layout, 16, 128)
 
 
+def test_weight_checks_rerun_after_a_change():
+    """The eager CPU path checks a PrepackedWeight once and keeps the result; a new field or
+    an in-place change of one of its tensors must bring the checks back."""
+    q = make_weight(16, 128, "nvfp4", torch.float32)
+    x = torch.randn(3, 128)
+    p = ops.prepack(q)
+    want = ops.w4a16_linear(x, p)  # checked and kept
+    p.scale = p.scale[:, :1]
+    with pytest.raises(ValueError, match=r"weight.scale: expected shape \(1, 8, 16\), got \(1, 1, 16\)"):
+        ops.w4a16_linear(x, p)
+    p = ops.prepack(q)
+    ops.w4a16_linear(x, p)
+    p.global_scale = None
+    with pytest.raises(ValueError, match=r"weight.global_scale: required for nvfp4, got None"):
+        ops.w4a16_linear(x, p)
+    p = ops.prepack(q)
+    ops.w4a16_linear(x, p)
+    p.packed.resize_(1, 2, 64)  # same object, fewer tiles: its version moved
+    with pytest.raises(ValueError, match=r"weight.packed: expected shape \(1, 16, 64\), got \(1, 2, 64\)"):
+        ops.w4a16_linear(x, p)
+    p = ops.prepack(q)
+    ops.w4a16_linear(x, p)
+    p.scale.set_(p.scale[:, :2].clone())  # same object, another storage
+    with pytest.raises(ValueError, match=r"weight.scale: expected shape \(1, 8, 16\), got \(1, 2, 16\)"):
+        ops.w4a16_linear(x, p)
+    p = ops.prepack(q)
+    torch.testing.assert_close(ops.w4a16_linear(x, p), want, rtol=0, atol=0)
+
+
 # ----------------------------------------------------------------------------- torch integration
 
 

@@ -52,6 +52,8 @@ __all__ = ["w4a16_linear", "prepack", "PrepackedWeight", "CPU_LAYOUT", "CUDA_LAY
 
 _LAYOUT = _C.w4a16_cpu_layout()
 CPU_LAYOUT: str = _LAYOUT["tag"]
+# Attribute of a PrepackedWeight holding the result of its CPU checks (_checked_cpu_weight).
+_CHECKED = "_cpu_checked"
 _TILE_N, _TILE_K, _TILE_BYTES = _LAYOUT["tile_n"], _LAYOUT["tile_k"], _LAYOUT["tile_bytes"]
 
 
@@ -81,6 +83,10 @@ class PrepackedWeight:
     zero: Optional[torch.Tensor] = None
     global_scale: Optional[torch.Tensor] = None
     perm: Optional[torch.Tensor] = None
+
+    def __setattr__(self, name, value) -> None:
+        self.__dict__.pop(_CHECKED, None)  # a new field invalidates the kept checks
+        super().__setattr__(name, value)
 
     @property
     def backend(self) -> str:
@@ -259,41 +265,49 @@ register("w4a16_prepack",
 
 def _prepacked_checks(x, packed, scale, zero, global_scale, perm, bias, fmt: str, layout: str,
                       n: int, k: int) -> Tuple[Format, int]:
-    f = _weight_format(fmt)
-    expected = CUDA_LAYOUT if x.device.type == "cuda" else CPU_LAYOUT
-    if layout != expected:
-        raise ValueError(f"weight: prepacked with layout '{layout}' (backend "
-                         f"'{_layout_backend(layout)}'), which the {x.device.type} kernel cannot "
-                         f"read (it expects '{expected}'); prepack the canonical weight for this "
-                         f"device with qkern.ops.prepack(weight, '{x.device.type}')")
+    f, block = _check_prepacked_weight(packed, scale, zero, global_scale, perm, fmt, layout, n, k,
+                                       x.device)
     _check_x_bias(x, bias, n, k)
-    block = f.block_size(k)
-    if layout == CUDA_LAYOUT:
-        _check_cuda_prepacked(x, packed, scale, zero, global_scale, perm, f, n, k)
-        return f, block
-    shapes = _prepacked_shapes(n, k, block)
-    check_tensor("weight.packed", packed, dtypes=(torch.uint8,), device=x.device)
-    check_shape("weight.packed", packed, shapes["packed"])
-    scale_dtypes = FLOAT_DTYPES if isinstance(f, INT4) else (f.scale_dtype(torch.float32),)
-    check_tensor("weight.scale", scale, dtypes=scale_dtypes, device=x.device)
-    check_shape("weight.scale", scale, shapes["scale"])
-    _check_zero(zero, f, x.device, shapes["scale"])
-    _check_global(global_scale, f, x.device)
-    _check_perm(perm, k, x.device)
     return f, block
 
 
-def _check_cuda_prepacked(x, packed, scale, zero, global_scale, perm, f: Format, n: int, k: int) -> None:
-    shapes = cuda_shapes(n, k, check_cuda_weight(f, k))
-    check_tensor("weight.packed", packed, dtypes=(torch.uint8,), device=x.device)
+def _check_prepacked_weight(packed, scale, zero, global_scale, perm, fmt: str, layout: str, n: int,
+                            k: int, device: torch.device) -> Tuple[Format, int]:
+    """Checks a prepacked weight for the kernel of `device` (x's); returns (format, block)."""
+    f = _weight_format(fmt)
+    expected = CUDA_LAYOUT if device.type == "cuda" else CPU_LAYOUT
+    if layout != expected:
+        raise ValueError(f"weight: prepacked with layout '{layout}' (backend "
+                         f"'{_layout_backend(layout)}'), which the {device.type} kernel cannot "
+                         f"read (it expects '{expected}'); prepack the canonical weight for this "
+                         f"device with qkern.ops.prepack(weight, '{device.type}')")
+    block = f.block_size(k)
+    if layout == CUDA_LAYOUT:
+        _check_cuda_prepacked(device, packed, scale, zero, global_scale, perm, f, n, k)
+        return f, block
+    shapes = _prepacked_shapes(n, k, block)
+    check_tensor("weight.packed", packed, dtypes=(torch.uint8,), device=device)
     check_shape("weight.packed", packed, shapes["packed"])
-    check_tensor("weight.scale", scale, dtypes=(torch.float32,), device=x.device)
+    scale_dtypes = FLOAT_DTYPES if isinstance(f, INT4) else (f.scale_dtype(torch.float32),)
+    check_tensor("weight.scale", scale, dtypes=scale_dtypes, device=device)
     check_shape("weight.scale", scale, shapes["scale"])
-    _check_zero(zero, f, x.device, shapes["zero"])
+    _check_zero(zero, f, device, shapes["scale"])
+    _check_global(global_scale, f, device)
+    _check_perm(perm, k, device)
+    return f, block
+
+
+def _check_cuda_prepacked(device, packed, scale, zero, global_scale, perm, f: Format, n: int, k: int) -> None:
+    shapes = cuda_shapes(n, k, check_cuda_weight(f, k))
+    check_tensor("weight.packed", packed, dtypes=(torch.uint8,), device=device)
+    check_shape("weight.packed", packed, shapes["packed"])
+    check_tensor("weight.scale", scale, dtypes=(torch.float32,), device=device)
+    check_shape("weight.scale", scale, shapes["scale"])
+    _check_zero(zero, f, device, shapes["zero"])
     if global_scale is not None:
         raise ValueError("weight.global_scale: the CUDA layout folds the NVFP4 global scale into "
                          "weight.scale; expected None")
-    _check_perm(perm, k, x.device)
+    _check_perm(perm, k, device)
 
 
 def _linear_prepacked_fake(x, packed, scale, zero, global_scale, perm, bias, fmt, layout, n, k):
@@ -303,6 +317,12 @@ def _linear_prepacked_fake(x, packed, scale, zero, global_scale, perm, bias, fmt
 
 def _linear_prepacked_cpu(x, packed, scale, zero, global_scale, perm, bias, fmt, layout, n, k):
     f, block = _prepacked_checks(x, packed, scale, zero, global_scale, perm, bias, fmt, layout, n, k)
+    return _run_prepacked_cpu(x, packed, scale, zero, global_scale, perm, bias, f, block, n, k)
+
+
+def _run_prepacked_cpu(x, packed, scale, zero, global_scale, perm, bias, f: Format, block: int,
+                       n: int, k: int) -> torch.Tensor:
+    """The CPU kernel on checked arguments."""
     x2, x_stride = _as_rows(x, k)
     m = x2.shape[0]
     y = x.new_empty((m, n))
@@ -315,6 +335,32 @@ def _linear_prepacked_cpu(x, packed, scale, zero, global_scale, perm, bias, fmt,
                         data_ptr(zero), data_ptr(global_scale), data_ptr(bias), y.data_ptr(), n,
                         ws.data_ptr())
     return y if x.dim() == 2 else y.reshape(*x.shape[:-1], n)
+
+
+_CPU = torch.device("cpu")
+
+
+def _tensor_versions(w: PrepackedWeight) -> Tuple[int, int, int, int, int]:
+    """The version counter of each of w's tensors (-1: None). Every in-place change bumps it
+    (copy_, resize_, set_, ...), so a changed shape, dtype or storage comes with a new one."""
+    z, g, p = w.zero, w.global_scale, w.perm
+    return (w.packed._version, w.scale._version, -1 if z is None else z._version,
+            -1 if g is None else g._version, -1 if p is None else p._version)
+
+
+def _checked_cpu_weight(w: PrepackedWeight) -> Tuple[Format, int]:
+    """_check_prepacked_weight for the CPU kernel, run once per PrepackedWeight and kept on
+    it with its tensors' versions (a decode step calls every layer's weight again, and the
+    checks were half of the call's host time); assigning a field drops it."""
+    versions = _tensor_versions(w)
+    kept = w.__dict__.get(_CHECKED)
+    if kept is not None and kept[0] == versions:
+        return kept[1]
+    n, k = w.shape
+    result = _check_prepacked_weight(w.packed, w.scale, w.zero, w.global_scale, w.perm, w.fmt.spec,
+                                     w.layout, n, k, _CPU)
+    w.__dict__[_CHECKED] = (versions, result)
+    return result
 
 
 def _linear_prepacked_cuda(x, packed, scale, zero, global_scale, perm, bias, fmt, layout, n, k):
@@ -450,15 +496,19 @@ def w4a16_linear(x: torch.Tensor, weight: Union[QuantizedTensor, PrepackedWeight
         if g_idx is not None:
             raise ValueError("g_idx: a PrepackedWeight already carries its act-order; pass g_idx "
                              "to qkern.ops.prepack instead")
+        n, k = weight.shape
+        if direct_cpu(x, weight.scale, weight.global_scale, bias) and weight.layout == CPU_LAYOUT:
+            f, block = _checked_cpu_weight(weight)  # eager CPU call: the weight checked once
+            _check_x_bias(x, bias, n, k)
+            return _run_prepacked_cpu(x, weight.packed, weight.scale, weight.zero, weight.global_scale,
+                                      weight.perm, bias, f, block, n, k)
         if isinstance(x, torch.Tensor) and x.device.type != weight.backend:
             raise ValueError(f"weight: prepacked for backend '{weight.backend}' (layout "
                              f"'{weight.layout}'), but x is on {x.device}; prepack the canonical "
                              f"weight with qkern.ops.prepack(weight, '{x.device.type}')")
-        n, k = weight.shape
-        direct = direct_cpu(x, weight.scale, weight.global_scale, bias)
-        op = _linear_prepacked_cpu if direct else torch.ops.qkern.w4a16_linear_prepacked
-        return op(x, weight.packed, weight.scale, weight.zero, weight.global_scale, weight.perm,
-                  bias, weight.fmt.spec, weight.layout, n, k)
+        return torch.ops.qkern.w4a16_linear_prepacked(
+            x, weight.packed, weight.scale, weight.zero, weight.global_scale, weight.perm, bias,
+            weight.fmt.spec, weight.layout, n, k)
     if isinstance(weight, QuantizedTensor):
         direct = direct_cpu(x, weight.scale, weight.global_scale, bias)
         op = _linear_cpu if direct else torch.ops.qkern.w4a16_linear
