@@ -21,16 +21,22 @@
 //    (r < 2^-20 above 1/s, |x / s| <= 8.1), so |e| < 0.5 - 2^-14 proves rint(fl(x / s)) =
 //    n. A 16-element step with a lane that fails the test (a tie or near-tie) is computed
 //    as the codec does it instead (a division; the same IEEE operations).
-//  * INT4 symmetric blocks have a near-tie by construction: amax / s is ~7.5 (s = 2 amax /
-//    15, rounded). Those lanes (|x| = amax) skip the test: +amax is code 15 either way
-//    (rint gives 7 or 8, clamped); -amax's code c_lo = int4_encode(-amax) is computed per
-//    block by division, and with r = fl(1/s) + 5 ulp (so x r <= fl(x / s) for x = -amax:
-//    r >= (1 + 2^-22) / s, while the quotient's rounding is within 2^-24) the candidate
-//    for -amax is at most c_lo, so clamping every code into [c_lo, 15] makes it exact and
-//    changes no other code (every x of the block lies in [-amax, amax], and x ->
-//    rint(fl(x / s)) is monotonic). Blocks whose amax * r is outside [7, 8] (scales
-//    rounded far from 2 amax / 15: tiny amax, fp16 overflow) are all computed as the codec
-//    does.
+//  * INT4 symmetric blocks bracket the quotient instead (one FMA more, no residual): with
+//    r_lo = fl(1/s) - 5 ulp <= (1 - 2^-22) / s and r_hi = fl(1/s) + 5 ulp >= (1 + 2^-22) / s
+//    (both normal), the exact products x r_lo and x r_hi enclose fl(x / s), whose rounding
+//    is within 2^-24 relative (or is below 2^-126, where every candidate is 0). t1, t2 =
+//    fma(x, r_lo or r_hi, M + 8) are rint(x r) + 8 once rounded (|x r| <= 8.1), and x ->
+//    rint(fl(x / s)) is monotonic, so the code C(rint(fl(x / s)) + 8) lies between C(t1)
+//    and C(t2) for any monotonic C; where they agree, that is the code. C = clamp into
+//    [c_lo, 15], c_lo = int4_encode(-amax) computed per block by division: every x of the
+//    block lies in [-amax, amax], so this C is the codec's clamp into [0, 15]. The near-tie
+//    that amax / s ~ 7.5 has by construction (s = 2 amax / 15, rounded) then agrees at
+//    +amax (15 either way), and at -amax the lower candidate C(t2) is c_lo, the code, so
+//    lanes holding -amax skip the test. A 16-element step with another lane where they
+//    differ (a tie or near-tie) is computed as the codec does. Blocks whose amax * r_hi
+//    is outside [7, 8] (scales rounded far from 2 amax / 15: tiny amax, fp16 overflow) are
+//    all computed as the codec does. (The first version tested the residual fma(x, r, -n)
+//    of one product: 11 vector ops per 16 elements, against 9.)
 //
 // Lane layouts: 16 elements per zmm, one code per int32 lane; 4 zmm of codes are packed at
 // once (store_nibbles64, store_int8x64).
@@ -86,11 +92,6 @@ QK_FORCEINLINE void by_fours(int64_t nz, Codes&& codes, Store&& store) {
   }
 }
 
-// fl(1/s) + 5 ulp, 8 lanes (s > 0): at least (1 + 2^-22) / s, within 2^-20 of it.
-QK_FORCEINLINE __m256 reciprocal_above8(__m256 s) {
-  const __m256i r = _mm256_castps_si256(_mm256_div_ps(_mm256_set1_ps(1.0f), s));
-  return _mm256_castsi256_ps(_mm256_add_epi32(r, _mm256_set1_epi32(5)));
-}
 
 // ---------------------------------------------------------------- INT8
 
@@ -189,31 +190,38 @@ QK_FORCEINLINE __m512i int4_exact16(__m512 x, float scale) {
   return _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(15.0f)));
 }
 
-// Codes of 8 finite INT4 symmetric blocks of `block` elements, scale[j] as stored.
+// Codes of 8 finite INT4 symmetric blocks of `block` elements, scale[j] as stored (the
+// bracket of the top).
 QK_FORCEINLINE void encode_int4_blocks8(const float* x, int64_t block, const float* amax, const float* scale,
                                         uint8_t* q) {
-  // Per block: r (reciprocal_above8), whether the fast path applies, and the code of
-  // -amax as t's bits (M + c_lo, M = 1.5 * 2^23).
-  alignas(32) float r[8];
-  alignas(32) int32_t lo_bits[8];
+  // Per block: r_lo and r_hi, whether the bracket applies, the code of -amax as t's bits
+  // (M + c_lo, M = 1.5 * 2^23) and -amax's bits.
+  alignas(32) float r_lo[8], r_hi[8];
+  alignas(32) int32_t lo_bits[8], neg_amax_bits[8];
   const __m256 s = _mm256_load_ps(scale), a = _mm256_load_ps(amax);
-  const __m256 rv = reciprocal_above8(s);
-  const __m256 qa = _mm256_mul_ps(a, rv);
+  const __m256i r = _mm256_castps_si256(_mm256_div_ps(_mm256_set1_ps(1.0f), s));
+  const __m256 lo = _mm256_castsi256_ps(_mm256_sub_epi32(r, _mm256_set1_epi32(5)));
+  const __m256 hi = _mm256_castsi256_ps(_mm256_add_epi32(r, _mm256_set1_epi32(5)));
+  const __m256 qa = _mm256_mul_ps(a, hi);
+  // r_lo >= 2^-126 and r_hi finite (s > 0 normal, not tiny), amax * r_hi in [7, 8]
   const __m256 ok = _mm256_and_ps(
-      _mm256_and_ps(_mm256_cmp_ps(rv, _mm256_set1_ps(0x1p-126f), _CMP_GE_OQ),
-                    _mm256_cmp_ps(rv, _mm256_set1_ps(0x1.fffffep127f), _CMP_LE_OQ)),
+      _mm256_and_ps(_mm256_cmp_ps(lo, _mm256_set1_ps(0x1p-126f), _CMP_GE_OQ),
+                    _mm256_cmp_ps(hi, _mm256_set1_ps(0x1.fffffep127f), _CMP_LE_OQ)),
       _mm256_and_ps(_mm256_cmp_ps(qa, _mm256_set1_ps(7.0f), _CMP_GE_OQ),
                     _mm256_cmp_ps(qa, _mm256_set1_ps(8.0f), _CMP_LE_OQ)));
   // int4_encode(-amax): clamp(rint(-amax / s) + 8, 0, 15), the same IEEE operations
   const __m256 neg = round_even8(_mm256_div_ps(_mm256_sub_ps(_mm256_setzero_ps(), a), s));
   const __m256 c_lo = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(neg, _mm256_set1_ps(8.0f)), _mm256_setzero_ps()),
                                     _mm256_set1_ps(15.0f));
-  _mm256_store_ps(r, rv);
+  _mm256_store_ps(reinterpret_cast<float*>(neg_amax_bits), _mm256_sub_ps(_mm256_setzero_ps(), a));
+  _mm256_store_ps(r_lo, lo);
+  _mm256_store_ps(r_hi, hi);
   _mm256_store_si256(reinterpret_cast<__m256i*>(lo_bits),
                      _mm256_add_epi32(_mm256_cvtps_epi32(c_lo), _mm256_set1_epi32(0x4B400000)));
   const int fast = _mm256_movemask_ps(ok);
 
   const __m512 magic = _mm512_set1_ps(kRoundMagic + 8.0f);  // t's low bits: rint(x r) + 8
+  const __m512i top = _mm512_set1_epi32(0x4B40000F);        // t's bits for code 15
   const int64_t zmm_per_block = block / 16;
   by_fours(
       8 * zmm_per_block,
@@ -221,16 +229,14 @@ QK_FORCEINLINE void encode_int4_blocks8(const float* x, int64_t block, const flo
         const int64_t j = z / zmm_per_block;
         const __m512 v = _mm512_loadu_ps(x + 16 * z);
         if (fast >> j & 1) {
-          const __m512 rj = _mm512_set1_ps(r[j]);
-          const __m512 t = _mm512_fmadd_ps(v, rj, magic);
-          const __m512 e = _mm512_fmsub_ps(v, rj, _mm512_sub_ps(t, magic));
-          const __mmask16 inner = _mm512_cmp_ps_mask(abs16(v), _mm512_set1_ps(amax[j]), _CMP_NEQ_UQ);  // not +-amax
-          if (!_mm512_mask_cmp_ps_mask(inner, abs16(e), _mm512_set1_ps(kTieMargin), _CMP_GE_OQ)) {
-            // t's bits are M + rint(x r) + 8, ordered as integers: clamp into [c_lo, 15]
-            const __m512i c = _mm512_max_epi32(_mm512_min_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(0x4B40000F)),
-                                               _mm512_set1_epi32(lo_bits[j]));
-            return _mm512_and_si512(c, _mm512_set1_epi32(0xF));
-          }
+          // t's bits are M + rint(x r) + 8, ordered as integers: C = clamp into [c_lo, 15]
+          const __m512i bottom = _mm512_set1_epi32(lo_bits[j]);
+          const __mmask16 tested = _mm512_cmpneq_epi32_mask(_mm512_castps_si512(v), _mm512_set1_epi32(neg_amax_bits[j]));
+          const __m512i c1 = _mm512_max_epi32(_mm512_min_epi32(
+              _mm512_castps_si512(_mm512_fmadd_ps(v, _mm512_set1_ps(r_lo[j]), magic)), top), bottom);
+          const __m512i c2 = _mm512_max_epi32(_mm512_min_epi32(
+              _mm512_castps_si512(_mm512_fmadd_ps(v, _mm512_set1_ps(r_hi[j]), magic)), top), bottom);
+          if (!_mm512_mask_cmpneq_epi32_mask(tested, c1, c2)) return _mm512_and_si512(c2, _mm512_set1_epi32(0xF));
         }
         return int4_exact16(v, scale[j]);
       },
