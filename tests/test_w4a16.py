@@ -324,6 +324,9 @@ def test_weight_checks_rerun_after_a_change():
         ops.w4a16_linear(x, p)
     p = ops.prepack(q)
     torch.testing.assert_close(ops.w4a16_linear(x, p), want, rtol=0, atol=0)
+    p.packed = p.packed.numpy()
+    with pytest.raises(TypeError, match=r"weight.packed: expected a torch.Tensor, got ndarray"):
+        ops.w4a16_linear(x, p)
 
 
 # ----------------------------------------------------------------------------- torch integration

@@ -92,7 +92,6 @@ QK_FORCEINLINE void by_fours(int64_t nz, Codes&& codes, Store&& store) {
   }
 }
 
-
 // ---------------------------------------------------------------- INT8
 
 // int8_encode of 16 elements as int32: by one rounding (see the top) where every lane

@@ -340,12 +340,15 @@ def _run_prepacked_cpu(x, packed, scale, zero, global_scale, perm, bias, f: Form
 _CPU = torch.device("cpu")
 
 
-def _tensor_versions(w: PrepackedWeight) -> Tuple[int, int, int, int, int]:
-    """The version counter of each of w's tensors (-1: None). Every in-place change bumps it
-    (copy_, resize_, set_, ...), so a changed shape, dtype or storage comes with a new one."""
+def _tensor_versions(w: PrepackedWeight) -> tuple:
+    """The version counter of each of w's tensors (-1: None; None: not a tensor, which the
+    checks refuse). Every in-place change bumps it (copy_, resize_, set_, ...), so a changed
+    shape, dtype or storage comes with a new one. scale and global_scale are plain tensors
+    or None here (direct_cpu checked them)."""
     z, g, p = w.zero, w.global_scale, w.perm
-    return (w.packed._version, w.scale._version, -1 if z is None else z._version,
-            -1 if g is None else g._version, -1 if p is None else p._version)
+    return (getattr(w.packed, "_version", None), w.scale._version,
+            -1 if z is None else getattr(z, "_version", None), -1 if g is None else g._version,
+            -1 if p is None else getattr(p, "_version", None))
 
 
 def _checked_cpu_weight(w: PrepackedWeight) -> Tuple[Format, int]:
