@@ -22,9 +22,10 @@
 //    n. A 16-element step with a lane that fails the test (a tie or near-tie) is computed
 //    as the codec does it instead (a division; the same IEEE operations).
 //  * INT4 symmetric blocks bracket the quotient instead (one FMA more, no residual): with
-//    r_lo = fl(1/s) - 5 ulp <= (1 - 2^-22) / s and r_hi = fl(1/s) + 5 ulp >= (1 + 2^-22) / s
-//    (both normal), the exact products x r_lo and x r_hi enclose fl(x / s), whose rounding
-//    is within 2^-24 relative (or is below 2^-126, where every candidate is 0). t1, t2 =
+//    r_lo = fl(1/s) - 5 ulp < (1 - 3 * 2^-24) / s and r_hi = fl(1/s) + 5 ulp > (1 + 3 *
+//    2^-24) / s (an ulp is at least 2^-24 of the value; both normal), the exact products
+//    x r_lo and x r_hi enclose fl(x / s), whose rounding is within 2^-24 relative (or which
+//    is below 2^-126, where every candidate is 0). t1, t2 =
 //    fma(x, r_lo or r_hi, M + 8) are rint(x r) + 8 once rounded (|x r| <= 8.1), and x ->
 //    rint(fl(x / s)) is monotonic, so the code C(rint(fl(x / s)) + 8) lies between C(t1)
 //    and C(t2) for any monotonic C; where they agree, that is the code. C = clamp into
