@@ -75,7 +75,8 @@ def _calls():
     signs = torch.where(torch.rand(256) < 0.5, -1.0, 1.0)
     bias = torch.randn(24, dtype=torch.bfloat16)
     return [
-        (lambda: qkern.ops.w4a16_linear(x, p, bias), "qkern.w4a16_linear_prepacked", gemm, "_linear_prepacked_cpu"),
+        (lambda: qkern.ops.w4a16_linear(x, p, bias), "qkern.w4a16_linear_prepacked", gemm,
+         "_linear_prepacked_weight_cpu"),
         (lambda: qkern.ops.w4a16_linear(x, q), "qkern.w4a16_linear", gemm, "_linear_cpu"),
         (lambda: qkern.ops.hadamard(x, signs=signs), "qkern.hadamard", had_ops, "_hadamard_cpu"),
         (lambda: qkern.ops.hadamard_(x.clone(), signs=signs), "qkern.hadamard_", had_ops, "_hadamard_inplace_cpu"),

@@ -366,6 +366,15 @@ def _checked_cpu_weight(w: PrepackedWeight) -> Tuple[Format, int]:
     return result
 
 
+def _linear_prepacked_weight_cpu(x, w: PrepackedWeight, bias) -> torch.Tensor:
+    """w4a16_linear's eager CPU call with a PrepackedWeight: the weight checked once
+    (_checked_cpu_weight), x and bias on every call."""
+    n, k = w.shape
+    f, block = _checked_cpu_weight(w)
+    _check_x_bias(x, bias, n, k)
+    return _run_prepacked_cpu(x, w.packed, w.scale, w.zero, w.global_scale, w.perm, bias, f, block, n, k)
+
+
 def _linear_prepacked_cuda(x, packed, scale, zero, global_scale, perm, bias, fmt, layout, n, k):
     f, _ = _prepacked_checks(x, packed, scale, zero, global_scale, perm, bias, fmt, layout, n, k)
     mod = _ext.optional_module("_C_cuda")
@@ -501,10 +510,7 @@ def w4a16_linear(x: torch.Tensor, weight: Union[QuantizedTensor, PrepackedWeight
                              "to qkern.ops.prepack instead")
         n, k = weight.shape
         if direct_cpu(x, weight.scale, weight.global_scale, bias) and weight.layout == CPU_LAYOUT:
-            f, block = _checked_cpu_weight(weight)  # eager CPU call: the weight checked once
-            _check_x_bias(x, bias, n, k)
-            return _run_prepacked_cpu(x, weight.packed, weight.scale, weight.zero, weight.global_scale,
-                                      weight.perm, bias, f, block, n, k)
+            return _linear_prepacked_weight_cpu(x, weight, bias)
         if isinstance(x, torch.Tensor) and x.device.type != weight.backend:
             raise ValueError(f"weight: prepacked for backend '{weight.backend}' (layout "
                              f"'{weight.layout}'), but x is on {x.device}; prepack the canonical "
