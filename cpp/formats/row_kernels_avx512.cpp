@@ -213,7 +213,8 @@ QK_FORCEINLINE void encode_int4_blocks8(const float* x, int64_t block, const flo
   const __m256 neg = round_even8(_mm256_div_ps(_mm256_sub_ps(_mm256_setzero_ps(), a), s));
   const __m256 c_lo = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(neg, _mm256_set1_ps(8.0f)), _mm256_setzero_ps()),
                                     _mm256_set1_ps(15.0f));
-  _mm256_store_ps(reinterpret_cast<float*>(neg_amax_bits), _mm256_sub_ps(_mm256_setzero_ps(), a));
+  _mm256_store_si256(reinterpret_cast<__m256i*>(neg_amax_bits),
+                     _mm256_castps_si256(_mm256_sub_ps(_mm256_setzero_ps(), a)));
   _mm256_store_ps(r_lo, lo);
   _mm256_store_ps(r_hi, hi);
   _mm256_store_si256(reinterpret_cast<__m256i*>(lo_bits),
