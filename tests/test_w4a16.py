@@ -133,6 +133,18 @@ def test_act_order(cpu_isa, sym, m):
         check_linear(x, q, g_idx=g_idx, y=ops.w4a16_linear(x, p), what=f"prepacked act-order {dtype}")
 
 
+def layout_tiles(codes: torch.Tensor) -> torch.Tensor:
+    """codes u8 [n_pad, k_pad] (one code per element) as the layout's tiles [n_pad / 16,
+    k_pad / 8, 64], read from qkern/gemm.h: tile (strip, chunk), little-endian word `lane`
+    = channel 16 strip + lane, its nibble p holding input 8 chunk + [0, 2, 4, 6, 1, 3, 5, 7][p]."""
+    n_pad, k_pad = codes.shape
+    words = torch.zeros(n_pad // 16, k_pad // 8, 16, dtype=torch.int64)
+    for p_, v in enumerate([0, 2, 4, 6, 1, 3, 5, 7]):
+        words |= codes[:, v::8].long().reshape(-1, 16, k_pad // 8).transpose(1, 2) << (4 * p_)
+    tiles = torch.stack([(words >> (8 * b)) & 0xFF for b in range(4)], dim=-1).to(torch.uint8)
+    return tiles.reshape(n_pad // 16, k_pad // 8, 64)
+
+
 def test_prepacked_layout_bit_exact():
     """The C++ prepack against an independent reading of the layout in qkern/gemm.h."""
     n, k = 21, 100  # per-channel INT4 asym: N and K both padded
@@ -142,17 +154,44 @@ def test_prepacked_layout_bit_exact():
     assert (s["n_pad"], s["k_pad"], s["groups"]) == (32, 104, 1)
     codes = torch.full((s["n_pad"], s["k_pad"]), 8, dtype=torch.uint8)  # padding code 8
     codes[:n, :k] = reference.unpack_nibbles(q.qdata)
-    # tile (strip, chunk): little-endian word `lane` = channel 16 strip + lane, its nibble p
-    # holding input 8 chunk + [0, 2, 4, 6, 1, 3, 5, 7][p]
-    words = torch.zeros(s["n_pad"] // 16, s["k_pad"] // 8, 16, dtype=torch.int64)
-    for p_, v in enumerate([0, 2, 4, 6, 1, 3, 5, 7]):
-        words |= codes[:, v::8].long().reshape(-1, 16, s["k_pad"] // 8).transpose(1, 2) << (4 * p_)
-    expected = torch.stack([(words >> (8 * b)) & 0xFF for b in range(4)], dim=-1).to(torch.uint8)
-    assert torch.equal(p.packed, expected.reshape(s["n_pad"] // 16, s["k_pad"] // 8, 64))
+    assert torch.equal(p.packed, layout_tiles(codes))
     assert torch.equal(p.scale[:, 0, :].reshape(-1)[:n], q.scale[:, 0])
     assert torch.equal(p.scale.reshape(-1)[n:], torch.zeros(s["n_pad"] - n))
     assert torch.equal(p.zero.reshape(-1), torch.cat([q.zero[:, 0], torch.full((s["n_pad"] - n,), 8, dtype=torch.uint8)]))
-    assert p.layout == CPU_LAYOUT == "qkern.cpu.w4.n16k8.v2" and p.backend == "cpu"
+    assert p.layout == CPU_LAYOUT == "qkern.cpu.w4.n16k8.v3" and p.backend == "cpu"
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+def test_nvfp4_scale_signs_move_into_codes(cpu_isa, dtype):
+    """NVFP4 in the CPU layout: scale bytes are unsigned E4M3 (NaN as 0xFF) and a negative
+    scale flips the sign bit of its group's E2M1 codes, so every element keeps its value:
+    the layout bit for bit, then the linear layer (GEMV, GEMM) on weights with every scale
+    code, negative ones and -0 included; NaN scales (0x7F, 0xFF) give NaN columns."""
+    n, k = 40, 256  # 640 scales: every code of 0..255, then random ones
+    qdata = torch.randint(0, 256, (n, k // 2), dtype=torch.uint8)
+    scale = torch.cat([torch.arange(256), torch.randint(0, 256, (n * k // 16 - 256,))]).to(torch.uint8)
+    scale = scale[torch.randperm(scale.numel())].reshape(n, k // 16)
+    nan = (scale & 0x7F) == 0x7F
+    finite = scale.masked_fill(nan, 0x38)  # 1.0 in E4M3
+    fmt = formats.NVFP4()
+    q = qkern.QuantizedTensor(qdata, scale, fmt, None, torch.tensor(0.0123))
+    p = ops.prepack(q)
+    codes = reference.unpack_nibbles(qdata)
+    negative = (scale & 0x80).bool() & ~nan
+    codes = torch.cat([codes ^ (8 * negative.repeat_interleave(16, 1)).to(torch.uint8),
+                       torch.zeros(48 - n, k, dtype=torch.uint8)])  # padding channels: code 0
+    assert torch.equal(p.packed, layout_tiles(codes))
+    by_channel = p.scale.transpose(1, 2).reshape(-1, k // 16)  # [n_pad, groups]
+    assert torch.equal(by_channel[:n], torch.where(nan, 0xFF, scale & 0x7F).to(torch.uint8))
+    assert not by_channel[n:].any()
+    q_finite = qkern.QuantizedTensor(qdata, finite, fmt, None, q.global_scale)
+    p_finite = ops.prepack(q_finite)
+    for m in (1, 3, 20):
+        x = torch.randn(m, k).to(dtype)
+        y = ops.w4a16_linear(x, p)
+        cols = nan.any(1)
+        assert torch.isnan(y[:, cols]).all() and not torch.isnan(y[:, ~cols]).any()
+        check_linear(x, q_finite, y=ops.w4a16_linear(x, p_finite), what=f"nvfp4 signed scales m={m}")
 
 
 def decode_scales(fmt: formats.Format, codes: torch.Tensor, d: float = 1.0) -> torch.Tensor:
@@ -286,12 +325,14 @@ def test_wrong_backend_errors():
     with pytest.raises(ValueError, match=r"qkern kernel 'w4a16_linear' failed: invalid argument"):
         torch.ops.qkern.w4a16_linear_prepacked(x, p.packed, p.scale, None, None, bad_perm, None,
                                                p.fmt.spec, p.layout, 16, 128)
-    # a weight saved from an older CPU layout (8-channel tiles) is refused, not misread
-    old = PrepackedWeight(p.packed.reshape(2, 16, 32), p.scale.reshape(2, 4, 8), p.fmt, p.shape,
-                          layout="qkern.cpu.w4.n8k8.v1")
-    with pytest.raises(ValueError, match=r"layout 'qkern.cpu.w4.n8k8.v1' .*expects "
-                                         r"'qkern.cpu.w4.n16k8.v2'.*qkern.ops.prepack\(weight, 'cpu'\)"):
-        ops.w4a16_linear(x, old)
+    # a weight saved from an older CPU layout (v1: 8-channel tiles; v2: signed NVFP4
+    # scales) is refused, not misread
+    for layout, packed, scale in (("qkern.cpu.w4.n8k8.v1", p.packed.reshape(2, 16, 32), p.scale.reshape(2, 4, 8)),
+                                  ("qkern.cpu.w4.n16k8.v2", p.packed, p.scale)):
+        old = PrepackedWeight(packed, scale, p.fmt, p.shape, layout=layout)
+        with pytest.raises(ValueError, match=rf"layout '{layout}' .*expects "
+                                             r"'qkern.cpu.w4.n16k8.v3'.*qkern.ops.prepack\(weight, 'cpu'\)"):
+            ops.w4a16_linear(x, old)
     with pytest.raises(ValueError, match=r"weight.packed: expected shape"):
         torch.ops.qkern.w4a16_linear_prepacked(x, p.packed[:, :1], p.scale, None, None, None, None,
                                                p.fmt.spec, p.layout, 16, 128)

@@ -246,12 +246,14 @@ Status w4a16_prepack_cpu(const W4PrepackParams& p) {
   const uint8_t pad_code = p.fmt.kind == FormatKind::kInt4 ? 8 : 0;  // decodes to 0
   const int64_t kblocks = s.k / p.fmt.block, sb = dtype_size(p.scale_dtype);
   const int64_t chunks = s.k_pad / kW4TileK;
+  const bool nvfp4 = p.fmt.kind == FormatKind::kNvfp4;  // unsigned scales (w4_cpu_e4m3_scale)
   parallel_for(s.n_pad / kW4TileN, 4, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       uint8_t* tiles = p.packed + t * chunks * kW4TileBytes;
       for (int lane = 0; lane < kW4TileN; ++lane) {
         const int64_t n = t * kW4TileN + lane;
         const uint8_t* row = n < s.n ? p.qdata + n * (s.k / 2) : nullptr;
+        const uint8_t* row_scale = row ? static_cast<const uint8_t*>(p.scale) + n * kblocks * sb : nullptr;
         for (int64_t c = 0; c < chunks; ++c) {
           // codes of packed columns 8c + v, then placed in the tile
           uint8_t code[kW4TileK];
@@ -264,6 +266,10 @@ Status w4a16_prepack_cpu(const W4PrepackParams& p) {
               code[v] = row && src >= 0 ? (row[src / 2] >> (4 * (src & 1))) & 0xF : pad_code;
             }
           }
+          // a chunk lies in one group (groups of whole tiles): a negative NVFP4 scale's
+          // sign goes into its codes
+          if (nvfp4 && row && w4_cpu_e4m3_scale(row_scale[c * kW4TileK / s.group]).negative)
+            for (uint8_t& q : code) q ^= 0x8;
           uint32_t word = 0;  // stored little-endian (gemm.h)
           for (int v = 0; v < kW4TileK; ++v) word |= uint32_t(code[v]) << (4 * w4_tile_nibble(v));
           std::memcpy(tiles + c * kW4TileBytes + 4 * lane, &word, 4);
@@ -273,10 +279,12 @@ Status w4a16_prepack_cpu(const W4PrepackParams& p) {
         for (int64_t g = 0; g < s.groups; ++g) {
           const int64_t dst = (t * s.groups + g) * kW4TileN + lane;
           uint8_t* so = static_cast<uint8_t*>(p.scale_out) + dst * sb;
-          if (n < s.n)
-            std::memcpy(so, static_cast<const uint8_t*>(p.scale) + (n * kblocks + g) * sb, size_t(sb));
-          else
+          if (!row)
             std::memset(so, 0, size_t(sb));
+          else if (nvfp4)
+            *so = w4_cpu_e4m3_scale(row_scale[g]).byte;
+          else
+            std::memcpy(so, row_scale + g * sb, size_t(sb));
           if (p.zero_out) p.zero_out[dst] = n < s.n ? p.zero[n * kblocks + g] : 8;
         }
       }
@@ -322,13 +330,21 @@ Status w4a16_decode_scales_cpu(const FormatSpec& fmt, DType scale_dtype, float g
   const int64_t n_pad = round_up(n, kW4TileN), esize = dtype_size(scale_dtype);
   std::vector<uint8_t> padded(size_t(n_pad * esize), 0);
   if (n > 0) std::memcpy(padded.data(), codes, size_t(n * esize));
+  // NVFP4: the layout's unsigned codes; the sign, which the layout moves into the weight
+  // codes, is put back on the decoded value below
+  const bool nvfp4 = fmt.kind == FormatKind::kNvfp4;
+  if (nvfp4)
+    for (int64_t i = 0; i < n; ++i) padded[size_t(i)] = w4_cpu_e4m3_scale(padded[size_t(i)]).byte;
   std::vector<float> decoded(static_cast<size_t>(n_pad));
   const float gs = global_scale;
   const W4CpuShape s = w4_cpu_shape(kW4TileN, 2 * kW4TileK, 2 * kW4TileK);
   W4Weights w = make_weights(fmt, s, scale_dtype, nullptr, padded.data(), nullptr, &gs);
   w.groups = 1;
   for (int64_t t = 0; t < n_pad / kW4TileN; ++t) kernels().scales(w, t, 0, decoded.data() + t * kW4TileN);
-  std::copy(decoded.begin(), decoded.begin() + n, out);
+  for (int64_t i = 0; i < n; ++i) {
+    const bool negative = nvfp4 && w4_cpu_e4m3_scale(static_cast<const uint8_t*>(codes)[i]).negative;
+    out[i] = negative ? -decoded[size_t(i)] : decoded[size_t(i)];
+  }
   return Status::kOk;
 }
 

@@ -22,7 +22,8 @@ constexpr int64_t kW4Bf16GemvMaxM = 12;
 // A prepacked weight as the kernels see it. Value of element (n, k) in group g:
 //   INT4     (table[code] + 8 - zero[n, g]) * scale[n, g]   (table[c] = c - 8; zero 8 if sym)
 //   MXFP4    table[code] * e8m0(scale[n, g])                 (table[c] = e2m1(c))
-//   NVFP4    table[code] * (e4m3(scale[n, g]) * scale_mul)   (scale_mul = global d, or 1)
+//   NVFP4    table[code] * (e4m3(scale[n, g]) * scale_mul)   (scale_mul = global d, or 1;
+//            scale the layout's unsigned E4M3 code, its sign in the codes: qkern/gemm.h)
 struct W4Weights {
   const uint8_t* packed;  // [n_pad/16][k_chunks][64]
   const uint8_t* scale;   // [n_pad/16][groups][16] elements of scale_kind

@@ -1,7 +1,7 @@
 // AVX-512 W4A16 kernels. Compiled with AVX2+FMA+F16C and AVX-512 F/BW/VL (the _avx512.cpp
 // suffix); entered only when active_isa() >= Isa::kAvx512 (pick_kernels).
 //
-// Layout qkern.cpu.w4.n16k8.v2 (qkern/gemm.h): a tile is one zmm, 32-bit lane = channel,
+// Layout qkern.cpu.w4.n16k8.v3 (qkern/gemm.h): a tile is one zmm, 32-bit lane = channel,
 // input v in nibble w4_tile_nibble(v) of the lane (nibbles 0..7 = inputs 0 2 4 6 1 3 5 7). Shifting the tile
 // right by 4j puts inputs (2j, 2j + 1) in the low 4 bits of the lane's two 16-bit words,
 // and VPERMW (which reads only the low 5 bits of each index word) turns both into their
@@ -64,8 +64,11 @@ constexpr int kAvx512Chains = 8;
 constexpr int kAvx512RowBlock = 8;
 // Chains per row at most: 4 hide the dot product's latency behind one tile's decode; 8
 // (two tiles per step) was slower at one row in the layout's prototype
-// (benchmarks/prototypes/w4a16_v2_layout.cpp, its c8u2 against c4u1 variants).
-constexpr int kMaxChainsPerRow = 4;
+// (benchmarks/prototypes/w4a16_v2_layout.cpp, its c8u2 against c4u1 variants). NVFP4's
+// 16-element groups (2 tiles) take 2: the chains restart every group, so the groups'
+// sums overlap anyway, and each chain more costs an add per group (docs/gemm.md).
+template <W4ScaleKind SK>
+constexpr int kMaxChainsPerRow = SK == W4ScaleKind::kE4m3 ? 2 : 4;
 constexpr int kPrefetchBytes = 512;  // software prefetch distance along a strip
 
 struct Fp32Ops {
@@ -131,12 +134,7 @@ QK_FORCEINLINE __m512 load_scales16(const uint8_t* p, __m512 mul256) {
     return _mm512_castsi512_ps(_mm512_mask_or_epi32(bits, edge, bits, _mm512_set1_epi32(0x00400000)));
   } else {
     const __m256i c = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-    const __m256i mag = _mm256_and_si256(c, _mm256_set1_epi16(0x7F));
-    const __m256i h = _mm256_or_si256(_mm256_slli_epi16(mag, 7),
-                                      _mm256_slli_epi16(_mm256_and_si256(c, _mm256_set1_epi16(0x80)), 8));
-    const __mmask16 nan = _mm256_cmpeq_epi16_mask(mag, _mm256_set1_epi16(0x7F));
-    const __m512 v = _mm512_mul_ps(_mm512_cvtph_ps(h), mul256);
-    return _mm512_mask_mov_ps(v, nan, _mm512_castsi512_ps(_mm512_set1_epi32(-1)));
+    return _mm512_mul_ps(_mm512_cvtph_ps(_mm256_slli_epi16(c, 7)), mul256);
   }
 }
 
@@ -151,7 +149,7 @@ QK_FORCEINLINE __m512 zero_offsets16(const uint8_t* p) {
 template <class Ops, W4ScaleKind SK, bool Asym, int MR>
 void gemv_strip(const W4Weights& w, __m512i table, const float* x, int64_t ldx,
                 const float* xsum, int64_t ldxs, int64_t t, float* out, int64_t ldo) {
-  constexpr int P = std::min(kMaxChainsPerRow, kW4ChainsPerRow<Ops, MR>);
+  constexpr int P = std::min(kMaxChainsPerRow<SK>, kW4ChainsPerRow<Ops, MR>);
   static_assert(P <= Ops::kInputs, "one tile per step feeds every chain");
   const __m512 mul256 = _mm512_set1_ps(256.0f * w.scale_mul);
   const int64_t group_chunks = w.group_chunks, groups = w.groups;

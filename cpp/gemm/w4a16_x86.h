@@ -7,10 +7,11 @@
 //
 // Scale decoders (8 channels at once) reproduce the codecs of qkern/codecs.h bit for bit:
 //   E8M0  bits = e << 23 for e in 1..254; e = 0 -> 0x00400000 (2^-127), e = 255 -> NaN.
-//   E4M3  ((c & 0x7F) << 7) | ((c & 0x80) << 8) is the fp16 of e4m3(c) * 2^-8, subnormals
-//         included (both formats put the exponent right above the mantissa); F16C converts,
+//   E4M3  the layout's unsigned codes (w4_cpu_e4m3_scale: 0x00..0x7E, NaN as 0xFF):
+//         c << 7 is the fp16 of e4m3(c) * 2^-8, subnormals included (both formats put the
+//         exponent right above the mantissa), and 0xFF << 7 an fp16 NaN; F16C converts,
 //         one multiply by 256 * d restores the value and applies the global scale in a
-//         single rounding, as e4m3_to_f32(c) * d does; |c| = 0x7F is forced to NaN.
+//         single rounding, as e4m3_to_f32(c) * d does.
 #pragma once
 #include <immintrin.h>
 
@@ -58,11 +59,7 @@ QK_FORCEINLINE __m256 load_scales(const uint8_t* p, __m256 mul256) {
     return _mm256_castsi256_ps(bits);
   } else {
     const __m128i c = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
-    const __m128i mag = _mm_and_si128(c, _mm_set1_epi16(0x7F));
-    const __m128i h = _mm_or_si128(_mm_slli_epi16(mag, 7),
-                                   _mm_slli_epi16(_mm_and_si128(c, _mm_set1_epi16(0x80)), 8));
-    const __m256i nan = _mm256_cvtepi16_epi32(_mm_cmpeq_epi16(mag, _mm_set1_epi16(0x7F)));
-    return _mm256_or_ps(_mm256_mul_ps(_mm256_cvtph_ps(h), mul256), _mm256_castsi256_ps(nan));
+    return _mm256_mul_ps(_mm256_cvtph_ps(_mm_slli_epi16(c, 7)), mul256);
   }
 }
 

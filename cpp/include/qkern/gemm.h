@@ -6,14 +6,16 @@
 // the prepacked layouts' arithmetic and the tile heuristics, as pure functions that the
 // tests call through the bindings.
 //
-// Prepacked CPU layout, tag kW4CpuLayoutTag ("qkern.cpu.w4.n16k8.v2"). A canonical weight
+// Prepacked CPU layout, tag kW4CpuLayoutTag ("qkern.cpu.w4.n16k8.v3"). A canonical weight
 // qdata [N, K/2] (element 2j low nibble), scale [N, K/G], zero [N, K/G] becomes:
 //   packed  u8 [Np/16][Kp/8][64]  one 64-byte tile holds 16 output channels x 8 input
 //                                  channels; tiles of one 16-channel strip are contiguous
 //                                  along K, so the GEMV streams each strip once.
 //   scale   [Np/16][groups][16]   the 16 channels' scales of a group side by side (one
-//                                  vector load), still in the canonical encoding (INT4:
-//                                  f32/f16/bf16; MXFP4: E8M0 bytes; NVFP4: E4M3 bytes)
+//                                  vector load), in the canonical encoding (INT4:
+//                                  f32/f16/bf16; MXFP4: E8M0 bytes) except NVFP4's:
+//                                  unsigned E4M3 (w4_cpu_e4m3_scale), whose decoder is
+//                                  one shift and one F16C conversion
 //   zero    u8 [Np/16][groups][16] INT4 asymmetric only
 // Np = N rounded up to kW4CpuAlignN, Kp = K rounded up to kW4TileK (only per-channel INT4
 // can have K % 8 != 0). Padding codes decode to 0 (INT4: 8 with zero 8; E2M1: 0) and
@@ -28,6 +30,7 @@
 // channel, so nothing in a decode crosses channels.
 // Act-order (GPTQ g_idx): packed column k' is column perm[k'] of the canonical weight and
 // of x, with perm a stable argsort of g_idx, so that every group is contiguous.
+// v3 (from v2): NVFP4 scales carry no sign bit (a v2 weight is refused: prepack again).
 #pragma once
 #include <cstdint>
 
@@ -37,7 +40,7 @@
 
 namespace qkern {
 
-constexpr const char* kW4CpuLayoutTag = "qkern.cpu.w4.n16k8.v2";
+constexpr const char* kW4CpuLayoutTag = "qkern.cpu.w4.n16k8.v3";
 constexpr int kW4TileN = 16;                       // output channels per tile (one fp32 zmm)
 constexpr int kW4TileK = 8;                        // input channels per tile
 constexpr int kW4TileBytes = kW4TileN * kW4TileK / 2;  // 64: one cache line, one zmm load
@@ -47,6 +50,21 @@ constexpr int kW4CpuAlignN = kW4TileN;
 QK_HOST_DEVICE constexpr int w4_tile_nibble(int v) { return (v >> 1) + 4 * (v & 1); }
 
 QK_HOST_DEVICE constexpr int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// An NVFP4 scale code c in the CPU layout: the E4M3 code of |c| (0x00..0x7E), or 0xFF for
+// NaN (0x7F, 0xFF), so that (byte << 7) is the fp16 of e4m3(byte) * 2^-8 for every byte
+// stored, NaN included, with no sign or NaN handling in the decoders. A negative scale's
+// sign moves into the E2M1 codes of its group (bit 3 flipped: e2m1(q ^ 8) = -e2m1(q)
+// exactly, -0 for 0), so every element keeps its value.
+struct W4CpuE4m3Scale {
+  uint8_t byte;
+  bool negative;  // flip the sign bit of the group's codes
+};
+
+QK_HOST_DEVICE constexpr W4CpuE4m3Scale w4_cpu_e4m3_scale(uint8_t c) {
+  return (c & 0x7F) == 0x7F ? W4CpuE4m3Scale{0xFF, false}
+                            : W4CpuE4m3Scale{uint8_t(c & 0x7F), (c & 0x80) != 0};
+}
 
 // Sizes of a prepacked CPU weight for an [n, k] weight with scale groups of `block`
 // elements (block == k for per-channel INT4).

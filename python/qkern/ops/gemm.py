@@ -22,9 +22,10 @@ Ops (torch.ops.qkern.*):
                          Tensor? global_scale, Tensor? perm, Tensor? bias, str fmt,
                          str layout, int n, int k) -> Tensor
 
-Layout (cpp/include/qkern/gemm.h, docs/gemm.md): tag ``qkern.cpu.w4.n16k8.v2``; packed
+Layout (cpp/include/qkern/gemm.h, docs/gemm.md): tag ``qkern.cpu.w4.n16k8.v3``; packed
 uint8 [Np/16, Kp/8, 64] (16 output x 8 input channels per 64-byte tile, one 32-bit word per
-channel), scale and zero [Np/16, groups, 16] in their canonical encodings; act-order weights carry ``perm`` (int32 [K],
+channel), scale and zero [Np/16, groups, 16] in their canonical encodings (NVFP4 scales
+unsigned, a negative scale's sign in its codes); act-order weights carry ``perm`` (int32 [K],
 a stable argsort of g_idx): packed column k' is column perm[k'] of the canonical weight.
 """
 from __future__ import annotations
