@@ -184,6 +184,11 @@ def test_nvfp4_scale_signs_move_into_codes(cpu_isa, dtype):
     by_channel = p.scale.transpose(1, 2).reshape(-1, k // 16)  # [n_pad, groups]
     assert torch.equal(by_channel[:n], torch.where(nan, 0xFF, scale & 0x7F).to(torch.uint8))
     assert not by_channel[n:].any()
+    # a state_dict holding signed bytes under the v3 tag is refused when loaded
+    t = p.tensors()
+    assert torch.equal(PrepackedWeight.from_tensors(t).scale, p.scale)
+    with pytest.raises(ValueError, match=r"scale: the qkern.cpu.w4.n16k8.v3 layout stores NVFP4 scales unsigned.*got byte \d+"):
+        PrepackedWeight.from_tensors({**t, "scale": t["scale"] | 0x80})
     q_finite = qkern.QuantizedTensor(qdata, finite, fmt, None, q.global_scale)
     p_finite = ops.prepack(q_finite)
     for m in (1, 3, 20):

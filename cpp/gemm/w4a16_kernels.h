@@ -9,7 +9,8 @@
 
 namespace qkern {
 
-// How the prepacked scales are stored: the canonical encodings, decoded in the kernels.
+// How the prepacked scales are stored, decoded in the kernels: the canonical encodings,
+// except NVFP4's unsigned E4M3 (w4_cpu_e4m3_scale in qkern/gemm.h).
 enum class W4ScaleKind : int { kF32, kF16, kBF16, kE8m0, kE4m3 };
 
 // Rows up to which a level's bf16 GEMV (W4Kernels::gemv_bf16, where present) runs for bf16

@@ -111,7 +111,7 @@ struct W4A16Params {
   const int32_t* perm;     // [k] act-order, or null
   const uint8_t* packed;   // prepacked weight (layout above)
   const void* scale;
-  DType scale_dtype;       // INT4: f32/f16/bf16; MXFP4 / NVFP4: u8 (E8M0 / E4M3 codes)
+  DType scale_dtype;       // INT4: f32/f16/bf16; MXFP4 / NVFP4: u8 (E8M0 / the layout's unsigned E4M3)
   const uint8_t* zero;     // INT4 asymmetric, else null
   const float* global_scale;  // NVFP4 two-level: [1], else null
   const void* bias;        // [n] or null

@@ -74,6 +74,8 @@ class PrepackedWeight:
     All fields are plain tensors plus a layout tag naming the backend and layout version
     (``layout``), so :meth:`tensors` goes into a state_dict as is (the tag, format and
     shape travel as a uint8 ``meta`` tensor holding JSON) and :meth:`from_tensors` restores.
+    The tensors are the layout's, not the canonical ones (the CPU layout's NVFP4 scales
+    are unsigned, their signs in the codes): build one with :func:`prepack`, not by hand.
     """
 
     packed: torch.Tensor
@@ -115,7 +117,16 @@ class PrepackedWeight:
     def from_tensors(cls, tensors: Dict[str, torch.Tensor]) -> "PrepackedWeight":
         t = dict(tensors)
         meta = json.loads(bytes(t.pop("meta").cpu().tolist()).decode())
-        return cls(fmt=parse(meta["fmt"]), shape=tuple(meta["shape"]), layout=meta["layout"], **t)
+        w = cls(fmt=parse(meta["fmt"]), shape=tuple(meta["shape"]), layout=meta["layout"], **t)
+        if (w.layout == CPU_LAYOUT and isinstance(w.fmt, NVFP4) and isinstance(w.scale, torch.Tensor)
+                and w.scale.dtype == torch.uint8):  # other dtypes: the call's checks say so
+            # once per load: signed (canonical) E4M3 bytes would be misread, not refused
+            bad = (w.scale & 0x80).bool() & (w.scale != 0xFF)
+            if bad.any():
+                raise ValueError(f"scale: the {CPU_LAYOUT} layout stores NVFP4 scales unsigned "
+                                 f"(0x00..0x7E, 0xFF for NaN), got byte {int(w.scale[bad][0])}; "
+                                 "make the weight with qkern.ops.prepack")
+        return w
 
 
 # ----------------------------------------------------------------------------- checks
