@@ -332,19 +332,20 @@ Status w4a16_decode_scales_cpu(const FormatSpec& fmt, DType scale_dtype, float g
   if (n > 0) std::memcpy(padded.data(), codes, size_t(n * esize));
   // NVFP4: the layout's unsigned codes; the sign, which the layout moves into the weight
   // codes, is put back on the decoded value below
-  const bool nvfp4 = fmt.kind == FormatKind::kNvfp4;
-  if (nvfp4)
-    for (int64_t i = 0; i < n; ++i) padded[size_t(i)] = w4_cpu_e4m3_scale(padded[size_t(i)]).byte;
+  std::vector<bool> negative(size_t(n), false);
+  if (fmt.kind == FormatKind::kNvfp4)
+    for (int64_t i = 0; i < n; ++i) {
+      const W4CpuE4m3Scale e = w4_cpu_e4m3_scale(padded[size_t(i)]);
+      padded[size_t(i)] = e.byte;
+      negative[size_t(i)] = e.negative;
+    }
   std::vector<float> decoded(static_cast<size_t>(n_pad));
   const float gs = global_scale;
   const W4CpuShape s = w4_cpu_shape(kW4TileN, 2 * kW4TileK, 2 * kW4TileK);
   W4Weights w = make_weights(fmt, s, scale_dtype, nullptr, padded.data(), nullptr, &gs);
   w.groups = 1;
   for (int64_t t = 0; t < n_pad / kW4TileN; ++t) kernels().scales(w, t, 0, decoded.data() + t * kW4TileN);
-  for (int64_t i = 0; i < n; ++i) {
-    const bool negative = nvfp4 && w4_cpu_e4m3_scale(static_cast<const uint8_t*>(codes)[i]).negative;
-    out[i] = negative ? -decoded[size_t(i)] : decoded[size_t(i)];
-  }
+  for (int64_t i = 0; i < n; ++i) out[i] = negative[size_t(i)] ? -decoded[size_t(i)] : decoded[size_t(i)];
   return Status::kOk;
 }
 

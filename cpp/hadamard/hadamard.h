@@ -53,9 +53,8 @@ struct HadamardRowKernels {
 // Scratch of the mix, in floats: the 16 combinations of every group of 4 sub-rows for a
 // strip of 16 columns (the widest level's vector), then one int32 per code (K x K/4: the
 // vector levels' mix_plan turns the codes into byte offsets into the combinations).
-constexpr int64_t mix_work_floats(int k) {
-  return int64_t(kMixCombos) * 16 * (k / kMixGroup) + int64_t(k) * (k / kMixGroup);
-}
+constexpr int64_t mix_combination_floats(int k) { return int64_t(kMixCombos) * 16 * (k / kMixGroup); }
+constexpr int64_t mix_work_floats(int k) { return mix_combination_floats(k) + int64_t(k) * (k / kMixGroup); }
 
 const HadamardRowKernels& hadamard_row_kernels_scalar();
 #if defined(QKERN_BUILD_AVX2)

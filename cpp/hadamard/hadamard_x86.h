@@ -29,7 +29,7 @@ constexpr int kMixRows = 4;
 
 // The term offsets [k][groups] in `work`, after the combinations.
 QK_FORCEINLINE int32_t* mix_offsets(float* work, int k) {
-  return reinterpret_cast<int32_t*>(work + int64_t(kMixCombos) * 16 * (k / kMixGroup));
+  return reinterpret_cast<int32_t*>(work + mix_combination_floats(k));
 }
 
 template <class V>

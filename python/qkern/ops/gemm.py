@@ -520,13 +520,13 @@ def w4a16_linear(x: torch.Tensor, weight: Union[QuantizedTensor, PrepackedWeight
         if g_idx is not None:
             raise ValueError("g_idx: a PrepackedWeight already carries its act-order; pass g_idx "
                              "to qkern.ops.prepack instead")
-        n, k = weight.shape
         if direct_cpu(x, weight.scale, weight.global_scale, bias) and weight.layout == CPU_LAYOUT:
             return _linear_prepacked_weight_cpu(x, weight, bias)
         if isinstance(x, torch.Tensor) and x.device.type != weight.backend:
             raise ValueError(f"weight: prepacked for backend '{weight.backend}' (layout "
                              f"'{weight.layout}'), but x is on {x.device}; prepack the canonical "
                              f"weight with qkern.ops.prepack(weight, '{x.device.type}')")
+        n, k = weight.shape
         return torch.ops.qkern.w4a16_linear_prepacked(
             x, weight.packed, weight.scale, weight.zero, weight.global_scale, weight.perm, bias,
             weight.fmt.spec, weight.layout, n, k)
